@@ -1,0 +1,85 @@
+#!/usr/bin/env python3
+"""Set up the project on a fresh machine and run its main job or its tests.
+
+    python3 env_setup.py            create .venv, install requirements.txt, verify the data
+    python3 env_setup.py run [...]  set up, then run correlation_trainer/main.py (extra args pass through)
+    python3 env_setup.py test [...] set up, then run the test suite with pytest (extra args pass through)
+    python3 env_setup.py download [--dest DIR]  set up, then fetch the data from its public origins
+
+Idempotent: the virtual environment is reused and packages are reinstalled only when
+requirements.txt changes. The data directory is taken from --data_dir / NASFLAT_DATA_DIR, else
+./data, else ../shared/data (see README).
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = ROOT / ".venv"
+PYTHON = VENV / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+REQUIREMENTS = ROOT / "requirements.txt"
+STAMP = VENV / ".requirements.sha256"
+
+
+def log(message: str) -> None:
+    print(f"[env_setup] {message}", flush=True)
+
+
+def ensure_venv() -> None:
+    """Create .venv and install the pinned requirements unless they are already installed."""
+    if not PYTHON.exists():
+        log(f"creating virtual environment {VENV}")
+        venv.EnvBuilder(with_pip=True).create(VENV)
+    wanted = hashlib.sha256(REQUIREMENTS.read_bytes()).hexdigest()
+    if STAMP.exists() and STAMP.read_text().strip() == wanted:
+        return
+    log("installing requirements.txt (torch CPU build first)")
+    pip = [str(PYTHON), "-m", "pip", "install", "--disable-pip-version-check", "-q"]
+    torch_pin = next(line for line in REQUIREMENTS.read_text().splitlines() if line.startswith("torch=="))
+    subprocess.run(pip + [torch_pin], check=True)
+    subprocess.run(pip + ["-r", str(REQUIREMENTS)], check=True)
+    STAMP.write_text(wanted)
+
+
+def run_python(args) -> int:
+    return subprocess.run([str(PYTHON), *args], cwd=ROOT).returncode
+
+
+def verify_data() -> int:
+    log("verifying data files against SHA256SUMS")
+    return run_python(["-m", "nas_embedding_suite", "verify", "--quiet"])
+
+
+def main(argv) -> int:
+    command, rest = (argv[0], argv[1:]) if argv else ("setup", [])
+    if command in ("-h", "--help"):
+        print(__doc__)
+        return 0
+    if command not in ("setup", "run", "test", "download"):
+        print(f"error: unknown command '{command}'; valid: setup, run, test, download", file=sys.stderr)
+        return 2
+    try:
+        ensure_venv()
+    except subprocess.CalledProcessError as exc:
+        print(f"error: installing requirements failed ({exc})", file=sys.stderr)
+        return 1
+    if command == "download":
+        return run_python(["-m", "nas_embedding_suite", "download", *rest])
+    status = verify_data()
+    if status != 0:
+        return status
+    if command == "run":
+        return run_python(["correlation_trainer/main.py", *rest])
+    if command == "test":
+        return run_python(["-m", "pytest", *rest])
+    log("ready: run `python3 env_setup.py run` or `python3 env_setup.py test`")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,1 @@
+"""Data and loader layer for few-shot hardware latency prediction."""

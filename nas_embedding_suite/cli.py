@@ -1,0 +1,210 @@
+"""``python -m nas_embedding_suite``: inspect the data, the devices and the task suite.
+
+Every subcommand takes ``--data_dir`` (default: ``$NASFLAT_DATA_DIR``, then ./data, then
+../shared/data). Errors are printed as one line (exit status 2), never as a traceback.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import List, Optional, Sequence
+
+import numpy as np
+from tqdm import tqdm
+
+from .data_directory import ENV_VAR, REPO_ROOT, DataDirectory
+from .devices import list_devices
+from .errors import NasflatError, one_line
+from .latency_table import load_latency_table
+from .spaces import get_space, list_spaces
+from .tasks import TaskSuite, device_correlations, make_split
+
+
+def format_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
+    """A plain aligned text table."""
+    cells = [[str(h) for h in headers]] + [[str(c) for c in row] for row in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in cells]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def _device_rows(table, names: Sequence[str], roles: Optional[Sequence[str]] = None) -> List[list]:
+    rows = []
+    for i, name in enumerate(names):
+        device = table.devices[table.row(name)]
+        values = table.latencies(name)
+        row = [
+            name, device.kind, device.batch_size if device.batch_size is not None else "?",
+            device.source, device.unit, f"{100 * table.coverage(name):.1f}%",
+            f"{np.nanmedian(values):.3f}",
+        ]
+        rows.append(([roles[i]] if roles else []) + row)
+    return rows
+
+
+_DEVICE_HEADERS = ["device", "kind", "batch", "source", "file unit", "coverage", "median ms"]
+
+
+def cmd_list_spaces(args, data_dir: DataDirectory) -> None:
+    rows = []
+    for name in list_spaces():
+        space = get_space(name, data_dir)
+        rows.append([name, space.num_archs, len(list_devices(name)), space.num_nodes])
+    print(format_table(["space", "architectures", "devices", "graph nodes"], rows))
+
+
+def cmd_list_devices(args, data_dir: DataDirectory) -> None:
+    table = load_latency_table(get_space(args.space, data_dir))
+    print(format_table(_DEVICE_HEADERS, _device_rows(table, table.device_names)))
+    print(f"{len(table.devices)} {args.space} devices; latencies shown in ms")
+
+
+def cmd_list_tasks(args, data_dir: DataDirectory) -> None:
+    rows = [
+        [t.label, t.space, t.index, len(t.train), len(t.test), ", ".join(t.test)]
+        for t in TaskSuite.load().tasks
+        if args.space in (None, t.space)
+    ]
+    print(format_table(["label", "space", "index", "train", "test", "target devices"], rows))
+
+
+def cmd_show_task(args, data_dir: DataDirectory) -> None:
+    task = TaskSuite.load().resolve(args.space, args.task)
+    table = load_latency_table(get_space(task.space, data_dir), task.devices)
+    roles = ["source"] * len(task.train) + ["target"] * len(task.test)
+    print(f"task {task.label}: space {task.space}, --task_index {task.index}")
+    print(format_table(["role"] + _DEVICE_HEADERS, _device_rows(table, task.devices, roles)))
+
+
+def cmd_describe_arch(args, data_dir: DataDirectory) -> None:
+    space = get_space(args.space, data_dir)
+    info = space.describe(space.resolve_arch(args.arch))
+    width = max(len(k) for k in info)
+    for key, value in info.items():
+        print(f"{key.ljust(width)}  {value}")
+    if args.latencies:
+        table = load_latency_table(space)
+        rows = [[n, f"{table.latencies(n)[info['index']]:.4f}"] for n in table.device_names]
+        print(format_table(["device", "latency ms"], rows))
+
+
+def cmd_verify(args, data_dir: DataDirectory) -> None:
+    listed = data_dir.listed_checksums()
+    bad = []
+    for relative in tqdm(sorted(listed), desc="verifying", unit="file", disable=args.quiet):
+        status = data_dir.verify([relative])[0][1]
+        if status != "ok":
+            bad.append((relative, status))
+    for relative, status in bad:
+        print(f"{status}: {data_dir.root / relative}")
+    if bad:
+        raise NasflatError(
+            f"{len(bad)} of {len(listed)} data files failed verification in {data_dir.root}; "
+            "fetch them again with `python env_setup.py download`"
+        )
+    print(f"all {len(listed)} files in {data_dir.root} match SHA256SUMS")
+
+
+def cmd_make_tasks(args, data_dir: DataDirectory) -> None:
+    table = load_latency_table(get_space(args.space, data_dir), args.devices)
+    correlations = device_correlations(table.values)
+    train, test = make_split(table.device_names, correlations, args.train_size, args.test_size, args.seed)
+    rows_train = [table.row(n) for n in train]
+    rows_test = [table.row(n) for n in test]
+    across = correlations[np.ix_(rows_train, rows_test)].mean()
+    print(f"train ({len(train)}): {', '.join(train)}")
+    print(f"test ({len(test)}): {', '.join(test)}")
+    print(f"mean Spearman between train and test devices: {across:.3f}")
+    print("task_suite.yaml entry:")
+    print(f"  - {{label: NEW, index: NEW, train: [{', '.join(train)}], test: [{', '.join(test)}]}}")
+
+
+def cmd_download(args, data_dir: None) -> None:
+    from .data_download import download
+
+    failed = download(Path(args.dest))
+    for line in failed:
+        print(f"failed: {line}")
+    if failed:
+        raise NasflatError(f"{len(failed)} file(s) could not be fetched or verified into {args.dest}")
+    print(f"data ready in {Path(args.dest).resolve()}; use --data_dir {args.dest} or {ENV_VAR}")
+
+
+def cmd_summary(args, data_dir: DataDirectory) -> None:
+    print(f"data directory: {data_dir.root}")
+    cmd_list_spaces(args, data_dir)
+    print()
+    for name in list_spaces():
+        table = load_latency_table(get_space(name, data_dir))
+        kinds = {}
+        for device in table.devices:
+            kinds[device.kind] = kinds.get(device.kind, 0) + 1
+        print(f"{name}: {len(table.devices)} devices ({', '.join(f'{v} {k}' for k, v in kinds.items())})")
+    print()
+    cmd_list_tasks(argparse.Namespace(space=None), data_dir)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command-line parser (subcommands documented in their help)."""
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--data_dir", "--data-dir", default=argparse.SUPPRESS,
+        help=f"data directory (default: ${ENV_VAR}, then ./data, then ../shared/data)",
+    )
+    parser = argparse.ArgumentParser(
+        prog="python -m nas_embedding_suite", description=__doc__.split("\n")[0], parents=[common]
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    spaces = list_spaces()
+
+    def add(name: str, handler, help_text: str) -> argparse.ArgumentParser:
+        command = sub.add_parser(name, help=help_text, description=help_text, parents=[common])
+        command.set_defaults(handler=handler)
+        return command
+
+    add("summary", cmd_summary, "spaces, devices per kind and tasks in one view")
+    add("list-spaces", cmd_list_spaces, "the search spaces with their size")
+    command = add("list-devices", cmd_list_devices, "devices of a space: kind, coverage, median latency")
+    command.add_argument("--space", required=True, choices=spaces)
+    command = add("list-tasks", cmd_list_tasks, "the task suite")
+    command.add_argument("--space", choices=spaces, default=None)
+    command = add("show-task", cmd_show_task, "the devices of one task with their coverage")
+    command.add_argument("task", help="task label (ND, N1..N4, NA, FD, F1..F4, FA, NQ, FQ) or index with --space")
+    command.add_argument("--space", choices=spaces, default=None)
+    command = add("describe-arch", cmd_describe_arch, "one architecture: string, graph, costs, metrics")
+    command.add_argument("--space", required=True, choices=spaces)
+    command.add_argument("arch", help="architecture index or string")
+    command.add_argument("--latencies", action="store_true", help="also print its latency on every device")
+    command = add("verify", cmd_verify, "check every data file against SHA256SUMS")
+    command.add_argument("--quiet", action="store_true", help="no progress bar")
+    command = add(
+        "make-tasks", cmd_make_tasks,
+        "split devices into source/target sets with the NASFLAT Kernighan-Lin procedure",
+    )
+    command.add_argument("--space", required=True, choices=spaces)
+    command.add_argument("--train-size", "-m", type=int, required=True, help="number of source devices")
+    command.add_argument("--test-size", "-n", type=int, required=True, help="number of target devices")
+    command.add_argument("--seed", type=int, default=0, help="seed of the Kernighan-Lin bisection")
+    command.add_argument("--devices", nargs="+", default=None, help="candidate devices (default: all)")
+    command = add("download", cmd_download, "fetch every data file from its public origin and verify it")
+    command.add_argument("--dest", default=str(REPO_ROOT / "data"), help="target folder (default: ./data)")
+    return parser
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Run the CLI; returns the exit status."""
+    args = build_parser().parse_args(argv)
+    try:
+        if args.handler is cmd_download:
+            args.handler(args, None)
+        else:
+            args.handler(args, DataDirectory.resolve(getattr(args, "data_dir", None)))
+    except NasflatError as exc:
+        print(f"error: {one_line(exc)}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    return 0

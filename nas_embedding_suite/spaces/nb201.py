@@ -1,0 +1,236 @@
+"""NAS-Bench-201: 15,625 cells of 6 edges, each edge one of 5 ops.
+
+Edge order is the arch-string order e0: 0->1, e1: 0->2, e2: 1->2, e3: 0->3, e4: 1->3, e5: 2->3.
+Canonical op ids (also LatBench's): none=0, skip_connect=1, nor_conv_1x1=2, nor_conv_3x3=3,
+avg_pool_3x3=4. As a graph every edge-op is a node: [input, e0..e5, output].
+"""
+from __future__ import annotations
+
+import re
+from functools import cached_property
+from typing import Dict, Tuple
+
+import numpy as np
+
+from ..array_cache import cached_arrays
+from ..errors import ArchitectureError, DataError
+from ..safe_loading import load_torch_file
+from .base import GraphBatch, SearchSpace
+from .registry import register_space
+
+OP_NAMES = ["none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3"]
+NUM_EDGES = 6
+NUM_NODES = 8
+#: (from node, to node) of each edge in arch-string order.
+EDGE_ENDPOINTS = [(0, 1), (0, 2), (1, 2), (0, 3), (1, 3), (2, 3)]
+#: Links of the edge-as-node graph: input=0, edge e_k = node k+1, output=7.
+GRAPH_LINKS = [(0, 1), (0, 2), (0, 4), (1, 3), (1, 5), (2, 6), (3, 6), (4, 7), (5, 7), (6, 7)]
+
+# NASLib's zero-cost-proxy files use other op ids and edge order.
+_NASLIB_OP_OF = np.array([1, 0, 3, 2, 4])  # canonical op id -> NASLib op id
+_CANONICAL_OP_OF_NASLIB = np.argsort(_NASLIB_OP_OF)
+_NASLIB_EDGE_ORDER = [0, 1, 3, 2, 4, 5]  # NASLib position p holds arch-string edge _NASLIB_EDGE_ORDER[p]
+
+_ARCH_RE = re.compile(r"^\|[^|]+\|\+\|[^|]+\|[^|]+\|\+\|[^|]+\|[^|]+\|[^|]+\|$")
+STR_ARCH2IDX = "HELP/data/nasbench201/str_arch2idx.pt"
+
+
+def ops_to_arch_str(ops) -> str:
+    """Arch string of 6 canonical op ids."""
+    names = [OP_NAMES[int(o)] for o in ops]
+    return (
+        f"|{names[0]}~0|+|{names[1]}~0|{names[2]}~1|+|{names[3]}~0|{names[4]}~1|{names[5]}~2|"
+    )
+
+
+def parse_arch_str(text: str) -> Tuple[int, ...]:
+    """The 6 canonical op ids of an arch string such as ``|op~0|+|op~0|op~1|+|op~0|op~1|op~2|``."""
+    text = text.strip()
+    if not _ARCH_RE.match(text):
+        raise ArchitectureError(
+            f"malformed NAS-Bench-201 arch string '{text[:80]}': expected "
+            "|op~0|+|op~0|op~1|+|op~0|op~1|op~2| with ops from " + ", ".join(OP_NAMES)
+        )
+    ops = []
+    for group, part in enumerate(text.split("+")):
+        for source, token in enumerate(part.strip("|").split("|")):
+            name, _, node = token.partition("~")
+            if node != str(source):
+                raise ArchitectureError(
+                    f"malformed NAS-Bench-201 arch string '{text[:80]}': '{token}' in node "
+                    f"{group + 1} should come from node {source}"
+                )
+            if name not in OP_NAMES:
+                raise ArchitectureError(
+                    f"unknown NAS-Bench-201 op '{name}' in '{text[:80]}'; valid: {', '.join(OP_NAMES)}"
+                )
+            ops.append(OP_NAMES.index(name))
+    return tuple(ops)
+
+
+def ops_key(ops) -> int:
+    """Base-5 code of 6 canonical op ids (a dense lookup key)."""
+    return int(np.dot(np.asarray(ops, dtype=np.int64), 5 ** np.arange(NUM_EDGES - 1, -1, -1)))
+
+
+def naslib_tuple(ops) -> Tuple[int, ...]:
+    """NASLib's op tuple of 6 canonical op ids."""
+    ops = np.asarray(ops)
+    return tuple(int(_NASLIB_OP_OF[ops[e]]) for e in _NASLIB_EDGE_ORDER)
+
+
+def ops_from_naslib_tuple(naslib_ops) -> Tuple[int, ...]:
+    """Canonical op ids of a NASLib op tuple."""
+    if len(naslib_ops) != NUM_EDGES or not all(0 <= int(o) <= 4 for o in naslib_ops):
+        raise ArchitectureError(f"malformed NASLib NAS-Bench-201 tuple {naslib_ops!r}")
+    ops = [0] * NUM_EDGES
+    for position, edge in enumerate(_NASLIB_EDGE_ORDER):
+        ops[edge] = int(_CANONICAL_OP_OF_NASLIB[int(naslib_ops[position])])
+    return tuple(ops)
+
+
+def cell_graphs(op_matrix: np.ndarray) -> Tuple[GraphBatch, np.ndarray]:
+    """Edge-as-node graphs of cells given as canonical op ids [A, 6], and the disconnected flags.
+
+    ``none`` edges lose their links; nodes not on any input-to-output path are cut (mask False).
+    A cell with no input-to-output path keeps only its input and output nodes, with no links.
+    """
+    ops = np.asarray(op_matrix, dtype=np.int64)
+    count = ops.shape[0]
+    base = np.zeros((NUM_NODES, NUM_NODES), dtype=bool)
+    for i, j in GRAPH_LINKS:
+        base[i, j] = True
+    present = np.ones((count, NUM_NODES), dtype=bool)
+    present[:, 1:7] = ops != 0
+    adjacency = base[None] & present[:, :, None] & present[:, None, :]
+    forward = np.zeros((count, NUM_NODES), dtype=bool)
+    forward[:, 0] = True
+    backward = np.zeros((count, NUM_NODES), dtype=bool)
+    backward[:, -1] = True
+    for _ in range(NUM_NODES):  # longest path is 4 links; N iterations is plenty
+        forward |= np.einsum("ai,aij->aj", forward, adjacency)
+        backward |= np.einsum("aj,aij->ai", backward, adjacency)
+    on_path = forward & backward
+    disconnected = ~forward[:, -1]
+    adjacency &= on_path[:, :, None] & on_path[:, None, :]
+    node_mask = on_path.copy()
+    node_mask[:, 0] = True
+    node_mask[:, -1] = True
+    op_ids = np.empty((count, NUM_NODES), dtype=np.int64)
+    op_ids[:, 0] = NB201Space.node_op_names.index("input")
+    op_ids[:, -1] = NB201Space.node_op_names.index("output")
+    op_ids[:, 1:7] = ops + 2  # node vocabulary lists the 5 edge ops after input and output
+    return GraphBatch(adjacency.astype(np.uint8), op_ids, node_mask), disconnected
+
+
+@register_space("nb201")
+class NB201Space(SearchSpace):
+    """The NAS-Bench-201 cell space in official index order (from HELP's ``str_arch2idx.pt``)."""
+
+    name = "nb201"
+    node_op_names = ["input", "output"] + OP_NAMES
+    cost_units = {"params": "millions", "flops": "MFLOPs"}
+    num_nodes = NUM_NODES
+
+    @property
+    def num_archs(self) -> int:
+        return int(self.op_matrix.shape[0])
+
+    @cached_property
+    def op_matrix(self) -> np.ndarray:
+        """Canonical op ids [15625, 6] in NAS-Bench-201 index order (cached on disk)."""
+        key = self.data_dir.content_key([STR_ARCH2IDX])
+        return cached_arrays("nb201-ops", key, lambda: {"ops": self._read_op_matrix()})["ops"]
+
+    def _read_op_matrix(self) -> np.ndarray:
+        path = self.data_dir.file(STR_ARCH2IDX)
+        mapping = load_torch_file(path)
+        if not isinstance(mapping, dict) or len(mapping) != 5**NUM_EDGES:
+            raise DataError(f"{path} should map all {5 ** NUM_EDGES} arch strings to indices")
+        matrix = np.full((len(mapping), NUM_EDGES), -1, dtype=np.int64)
+        for arch, index in mapping.items():
+            if not isinstance(arch, str) or not isinstance(index, int) or not 0 <= index < len(mapping):
+                raise DataError(f"{path} holds a malformed entry {arch!r:.60} -> {index!r:.20}")
+            try:
+                matrix[index] = parse_arch_str(arch)
+            except ArchitectureError as exc:
+                raise DataError(f"{path}: {exc}") from None
+        if (matrix < 0).any():
+            raise DataError(f"{path} does not assign every index 0..{len(mapping) - 1}")
+        return matrix
+
+    @cached_property
+    def _index_of_key(self) -> np.ndarray:
+        lookup = np.full(5**NUM_EDGES, -1, dtype=np.int64)
+        lookup[[ops_key(row) for row in self.op_matrix]] = np.arange(self.num_archs)
+        return lookup
+
+    def index_of_ops(self, ops) -> int:
+        """Index of the cell with these 6 canonical op ids."""
+        return int(self._index_of_key[ops_key(ops)])
+
+    def arch_str(self, index: int) -> str:
+        return ops_to_arch_str(self.op_matrix[self.check_index(index)])
+
+    def parse(self, text: str) -> int:
+        return self.index_of_ops(parse_arch_str(text))
+
+    def latbench_tuple(self, index: int) -> Tuple[int, ...]:
+        """LatBench's arch vector (same ids and order as the canonical ops)."""
+        return tuple(int(o) for o in self.op_matrix[self.check_index(index)])
+
+    def index_of_latbench_tuple(self, vector) -> int:
+        """Index of a LatBench arch vector."""
+        if len(vector) != NUM_EDGES or not all(0 <= int(o) <= 4 for o in vector):
+            raise ArchitectureError(f"malformed LatBench arch vector {vector!r}")
+        return self.index_of_ops(vector)
+
+    def naslib_tuple(self, index: int) -> Tuple[int, ...]:
+        """NASLib's op tuple for ``index``."""
+        return naslib_tuple(self.op_matrix[self.check_index(index)])
+
+    def index_of_naslib_tuple(self, naslib_ops) -> int:
+        """Index of a NASLib op tuple."""
+        return self.index_of_ops(ops_from_naslib_tuple(naslib_ops))
+
+    @cached_property
+    def _graphs_and_flags(self):
+        return cell_graphs(self.op_matrix)
+
+    def build_graphs(self) -> GraphBatch:
+        return self._graphs_and_flags[0]
+
+    @property
+    def disconnected(self) -> np.ndarray:
+        """True for the cells with no input-to-output path (341 of them)."""
+        return self._graphs_and_flags[1]
+
+    def params_flops(self):
+        from ..analytic_costs import nb201_params_flops
+
+        return nb201_params_flops(self.op_matrix)
+
+    @cached_property
+    def accuracies(self):
+        """CIFAR-10/100 and ImageNet16-120 test accuracies (%) per architecture (a DataFrame)."""
+        from ..nb201_metrics import load_accuracies
+
+        return load_accuracies(self)
+
+    @cached_property
+    def naswot(self) -> np.ndarray:
+        """NASWOT score per architecture (NaN for the disconnected cells)."""
+        from ..nb201_metrics import load_naswot
+
+        return load_naswot(self)["naswot"].to_numpy()
+
+    def describe(self, index: int) -> Dict[str, object]:
+        info = super().describe(index)
+        index = info["index"]
+        for dataset, accuracy in self.accuracies.iloc[index].items():
+            info[f"test_acc_{dataset} (%)"] = round(float(accuracy), 3)
+        info["naswot"] = float(self.naswot[index])
+        info["latbench_tuple"] = self.latbench_tuple(index)
+        info["naslib_tuple"] = self.naslib_tuple(index)
+        info["disconnected"] = bool(self.disconnected[index])
+        return info

@@ -1,0 +1,26 @@
+"""The search-space registry."""
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import List
+
+from ..data_directory import DataDirectory
+from ..registry import Registry
+
+SPACES: Registry = Registry("search space")
+register_space = SPACES.register
+
+
+def list_spaces() -> List[str]:
+    """Names of the registered search spaces."""
+    return SPACES.names()
+
+
+def get_space(name: str, data_dir: DataDirectory):
+    """The search space ``name`` reading from ``data_dir`` (one shared instance per folder)."""
+    return _space_instance(SPACES.get(name), data_dir.root)
+
+
+@lru_cache(maxsize=None)
+def _space_instance(space_class, root):
+    return space_class(DataDirectory(root))
