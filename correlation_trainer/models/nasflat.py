@@ -191,8 +191,9 @@ class NASFLATModel(nn.Module):
         readout_mask = node_mask.clone()
         readout_mask[:, 0] = False
         weights = readout_mask.to(h.dtype).unsqueeze(-1)
-        # A graph with no valid node besides the input reads out zeros rather than NaN.
-        return (h * weights).sum(dim=1) / weights.sum(dim=1).clamp(min=1.0)
+        # Cut nodes read out as zeros but still count in the denominator (N - 1): the readout is
+        # a scaled sum, so it keeps how many ops a cell has, which latency depends on.
+        return (h * weights).sum(dim=1) / (num_nodes - 1)
 
     def forward(self, adjacency, op_ids, node_mask, device_idx, supplementary=None):
         """Score a batch of architectures on the given devices.

@@ -9,7 +9,11 @@ from typing import Dict, List, Sequence, Union
 import numpy as np
 
 from ..data_directory import DataDirectory
-from ..errors import ArchitectureError
+from ..errors import ArchitectureError, UnknownNameError
+
+#: "cut": the spec's graph, for what an architecture computes (accuracy); "compute": every op the
+#: network runs, which is what latency depends on.
+GRAPH_MODES = ("cut", "compute")
 
 
 @dataclass(frozen=True)
@@ -42,6 +46,7 @@ class SearchSpace(ABC):
 
     def __init__(self, data_dir: DataDirectory):
         self.data_dir = data_dir
+        self._mode_graphs: Dict[str, GraphBatch] = {}
 
     @property
     @abstractmethod
@@ -57,8 +62,8 @@ class SearchSpace(ABC):
         """Index of an architecture given as a string; :class:`ArchitectureError` when malformed."""
 
     @abstractmethod
-    def build_graphs(self) -> GraphBatch:
-        """Graphs of all architectures in index order."""
+    def build_graphs(self, mode: str = "cut") -> GraphBatch:
+        """Graphs of all architectures in index order, in one of ``GRAPH_MODES``."""
 
     @abstractmethod
     def params_flops(self) -> tuple:
@@ -68,8 +73,19 @@ class SearchSpace(ABC):
 
     @cached_property
     def graphs(self) -> GraphBatch:
-        """Graphs of all architectures (computed once)."""
-        return self.build_graphs()
+        """The spec's graphs of all architectures ("cut" mode, computed once)."""
+        return self.build_graphs("cut")
+
+    def graphs_for(self, mode: str) -> GraphBatch:
+        """Graphs in ``mode``: "cut" (nodes off every input-to-output path removed) or "compute"
+        (every op the network runs kept, dead ends included)."""
+        if mode not in GRAPH_MODES:
+            raise UnknownNameError(f"unknown graph mode '{mode}'; valid: {', '.join(GRAPH_MODES)}")
+        if mode == "cut":
+            return self.graphs
+        if mode not in self._mode_graphs:
+            self._mode_graphs[mode] = self.build_graphs(mode)
+        return self._mode_graphs[mode]
 
     @cached_property
     def params(self) -> np.ndarray:

@@ -113,8 +113,8 @@ class FBNetSpace(SearchSpace):
             )
         return index
 
-    def build_graphs(self) -> GraphBatch:
-        return chain_graphs(self.choices)
+    def build_graphs(self, mode: str = "cut") -> GraphBatch:
+        return chain_graphs(self.choices)  # a chain has no dead ends: both modes are the same
 
     def params_flops(self):
         from ..analytic_costs import fbnet_params_flops

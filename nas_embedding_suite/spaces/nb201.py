@@ -89,11 +89,13 @@ def ops_from_naslib_tuple(naslib_ops) -> Tuple[int, ...]:
     return tuple(ops)
 
 
-def cell_graphs(op_matrix: np.ndarray) -> Tuple[GraphBatch, np.ndarray]:
+def cell_graphs(op_matrix: np.ndarray, mode: str = "cut") -> Tuple[GraphBatch, np.ndarray]:
     """Edge-as-node graphs of cells given as canonical op ids [A, 6], and the disconnected flags.
 
-    ``none`` edges lose their links; nodes not on any input-to-output path are cut (mask False).
-    A cell with no input-to-output path keeps only its input and output nodes, with no links.
+    ``none`` edges lose their links and are masked out. In ``"cut"`` mode (the spec's graph) nodes
+    not on any input-to-output path are cut too, and a cell with no input-to-output path keeps
+    only its input and output nodes, with no links. In ``"compute"`` mode every op that the
+    network actually runs stays, dead ends included: they change no output, but they cost time.
     """
     ops = np.asarray(op_matrix, dtype=np.int64)
     count = ops.shape[0]
@@ -110,7 +112,7 @@ def cell_graphs(op_matrix: np.ndarray) -> Tuple[GraphBatch, np.ndarray]:
     for _ in range(NUM_NODES):  # longest path is 4 links; N iterations is plenty
         forward |= np.einsum("ai,aij->aj", forward, adjacency)
         backward |= np.einsum("aj,aij->ai", backward, adjacency)
-    on_path = forward & backward
+    on_path = forward & backward if mode == "cut" else present
     disconnected = ~forward[:, -1]
     adjacency &= on_path[:, :, None] & on_path[:, None, :]
     node_mask = on_path.copy()
@@ -193,17 +195,13 @@ class NB201Space(SearchSpace):
         """Index of a NASLib op tuple."""
         return self.index_of_ops(ops_from_naslib_tuple(naslib_ops))
 
+    def build_graphs(self, mode: str = "cut") -> GraphBatch:
+        return cell_graphs(self.op_matrix, mode)[0]
+
     @cached_property
-    def _graphs_and_flags(self):
-        return cell_graphs(self.op_matrix)
-
-    def build_graphs(self) -> GraphBatch:
-        return self._graphs_and_flags[0]
-
-    @property
     def disconnected(self) -> np.ndarray:
         """True for the cells with no input-to-output path (341 of them)."""
-        return self._graphs_and_flags[1]
+        return cell_graphs(self.op_matrix)[1]
 
     def params_flops(self):
         from ..analytic_costs import nb201_params_flops

@@ -1,0 +1,1 @@
+"""Latency predictors, samplers, pretraining, few-shot transfer and evaluation."""

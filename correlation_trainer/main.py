@@ -1,0 +1,198 @@
+"""NASFLAT few-shot latency prediction: pretrain on source devices, transfer to targets, evaluate.
+
+    python correlation_trainer/main.py                       # NB201 headline: task ND, 16 source
+                                                             # archs, k = 5/10/20, 3 trials
+    python correlation_trainer/main.py --space fbnet --task_index 0 --representation adj_gin_zcp
+
+Writes ``<out_dir>/<name_desc>/<space>_samp_eff.csv`` (one row per target device, source size
+and k, with the full configuration and spr, kdt, spr_std, kdt_std), ``aggr_<space>_samp_eff.csv``
+(averaged over the task's targets), ``<space>_trials.csv`` (one row per trial) and the raw
+predictions of every (trial, source size) unit under ``units/`` (npz). A rerun with the same
+settings reuses finished units. Errors are printed as one line (exit status 2).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import Optional, Sequence
+
+if __package__ in (None, ""):  # run as a script: make the repository importable
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import torch  # noqa: E402
+
+from correlation_trainer.evaluation import list_protocols  # noqa: E402
+from correlation_trainer.experiment import Experiment, ExperimentConfig  # noqa: E402
+from correlation_trainer.models.graph_layers import FUSE_METHODS, GNN_TYPES  # noqa: E402
+from correlation_trainer.representations import encoding_of, list_representations  # noqa: E402
+from correlation_trainer.results import (  # noqa: E402
+    averaged_table, format_results, per_device_table, results_frame, write_csv,
+)
+from correlation_trainer.samplers import list_sampling_methods, list_sampling_metrics  # noqa: E402
+from correlation_trainer.task_data import TaskData  # noqa: E402
+from nas_embedding_suite.data_directory import ENV_VAR, DataDirectory  # noqa: E402
+from nas_embedding_suite.errors import NasflatError, one_line  # noqa: E402
+from nas_embedding_suite.spaces import get_space, list_spaces  # noqa: E402
+from nas_embedding_suite.spaces.base import GRAPH_MODES  # noqa: E402
+from nas_embedding_suite.tasks import TaskSuite  # noqa: E402
+
+#: Reference settings that differ between spaces (NASFLAT spec, sections 4 and 9).
+SPACE_DEFAULTS = {
+    "nb201": {"sample_sizes": [16], "transfer_lr": 3e-3, "transfer_epochs": 40},
+    "fbnet": {"sample_sizes": [800], "transfer_lr": 1e-3, "transfer_epochs": 30},
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Every flag, with its default and meaning."""
+    p = argparse.ArgumentParser(
+        prog="python correlation_trainer/main.py", description=__doc__.split("\n")[0],
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    p.add_argument("--space", default="nb201", choices=list_spaces(), help="search space")
+    p.add_argument("--task_index", default="0",
+                   help="task index within the space (0-5, 9999 = quick task) or a label such as ND")
+    p.add_argument("--representation", default="adj_gin", choices=list_representations(),
+                   help="graph only, or graph plus a supplementary encoding")
+    p.add_argument("--graph_mode", default="compute", choices=GRAPH_MODES,
+                   help="compute: every op the network runs is a node (dead ends cost time too); "
+                        "cut: the spec's graph, nodes off every input-to-output path removed")
+    p.add_argument("--sample_sizes", type=int, nargs="+", default=None,
+                   help="source archs per source device (several allowed; 0 = no pretraining). "
+                        "Default: 16 (nb201), 800 (fbnet)")
+    p.add_argument("--transfer_sample_sizes", type=int, nargs="+", default=[5, 10, 20],
+                   help="k: target samples to fine-tune on (several allowed)")
+    p.add_argument("--transfer_lr", type=float, default=None,
+                   help="fine-tuning learning rate. Default: 3e-3 (nb201), 1e-3 (fbnet)")
+    p.add_argument("--transfer_epochs", type=int, default=None,
+                   help="fine-tuning epochs. Default: 40 (nb201), 30 (fbnet)")
+    p.add_argument("--transfer_batch_size", type=int, default=16, help="fine-tuning batch size")
+    p.add_argument("--transfer_hwemb", action=argparse.BooleanOptionalAction, default=True,
+                   help="initialise the target's hardware embedding from the most correlated source")
+    p.add_argument("--hwemb_to_mlp", action=argparse.BooleanOptionalAction, default=False,
+                   help="feed the hardware embedding to the head instead of every op embedding")
+    p.add_argument("--gnn_type", default="ensemble", choices=GNN_TYPES, help="graph layer type")
+    p.add_argument("--ensemble_fuse_method", default="add", choices=FUSE_METHODS,
+                   help="how the ensemble layer fuses its two branches")
+    p.add_argument("--dropout", type=float, default=0.1, help="dropout of the head and encoding MLP")
+    p.add_argument("--sampling_metric", default="random", choices=list_sampling_metrics(),
+                   help="what the sampler of the k target archs looks at")
+    p.add_argument("--sampling_method", default="kmeancosine", choices=list_sampling_methods(),
+                   help="how vector metrics (encodings) choose")
+    p.add_argument("--source_sampon", action=argparse.BooleanOptionalAction, default=False,
+                   help="choose the source archs with the sampler too (default: random)")
+    p.add_argument("--num_trials", type=int, default=3, help="trials (seeds seed+0 .. seed+n-1)")
+    p.add_argument("--seed", type=int, default=0, help="base seed")
+    p.add_argument("--epochs", type=int, default=150, help="pretraining epochs")
+    p.add_argument("--lr", type=float, default=1e-3, help="pretraining learning rate (AdamW)")
+    p.add_argument("--weight_decay", type=float, default=1e-5, help="AdamW weight decay")
+    p.add_argument("--eta_min", type=float, default=1e-6, help="cosine annealing floor")
+    p.add_argument("--batch_size", type=int, default=128, help="pretraining batch size")
+    p.add_argument("--eval_protocol", default="honest", choices=list_protocols(),
+                   help="honest: all measured target archs but the k samples, last epoch; "
+                        "paper: the original's archs 0..127 incl. samples, mean of last 4 epochs")
+    p.add_argument("--name_desc", default="nasflat", help="results subfolder name")
+    p.add_argument("--out_dir", default="results", help="results folder")
+    p.add_argument("--data_dir", default=None, help=f"data directory (default: ${ENV_VAR}, ./data, ../shared/data)")
+    p.add_argument("--device", default="cpu", help="torch device (cpu, cuda, cuda:1...)")
+    p.add_argument("--threads", type=int, default=min(2, os.cpu_count() or 1), help="torch CPU threads")
+    p.add_argument("--no_progress", action="store_true", help="no progress bars")
+    return p
+
+
+def make_config(args: argparse.Namespace, space: str, task_index: int) -> ExperimentConfig:
+    """The :class:`ExperimentConfig` of parsed flags, with the per-space defaults filled in."""
+    defaults = SPACE_DEFAULTS[space]
+    return ExperimentConfig(
+        space=space, task_index=task_index, representation=args.representation,
+        graph_mode=args.graph_mode,
+        sample_sizes=tuple(args.sample_sizes if args.sample_sizes is not None else defaults["sample_sizes"]),
+        transfer_sample_sizes=tuple(args.transfer_sample_sizes), seed=args.seed, epochs=args.epochs,
+        lr=args.lr, weight_decay=args.weight_decay, eta_min=args.eta_min, batch_size=args.batch_size,
+        transfer_lr=args.transfer_lr if args.transfer_lr is not None else defaults["transfer_lr"],
+        transfer_epochs=args.transfer_epochs if args.transfer_epochs is not None else defaults["transfer_epochs"],
+        transfer_batch_size=args.transfer_batch_size, transfer_hwemb=args.transfer_hwemb,
+        hwemb_to_mlp=args.hwemb_to_mlp, gnn_type=args.gnn_type,
+        ensemble_fuse_method=args.ensemble_fuse_method, dropout=args.dropout, sampling_metric=args.sampling_metric,
+        sampling_method=args.sampling_method, source_sampon=args.source_sampon,
+        eval_protocol=args.eval_protocol, device=args.device,
+    )
+
+
+def check_args(args: argparse.Namespace) -> None:
+    """Reject values argparse cannot check, with one clear line each."""
+    for name in ("num_trials", "epochs", "batch_size", "transfer_batch_size", "threads"):
+        minimum = 0 if name == "epochs" else 1
+        if getattr(args, name) < minimum:
+            raise NasflatError(f"--{name} must be at least {minimum}")
+    if args.sample_sizes is not None and any(s < 0 for s in args.sample_sizes):
+        raise NasflatError("--sample_sizes must be 0 or positive")
+    if any(k < 1 for k in args.transfer_sample_sizes):
+        raise NasflatError("--transfer_sample_sizes must be positive")
+    if args.transfer_batch_size < 2:
+        raise NasflatError("--transfer_batch_size must be at least 2 (the loss compares pairs)")
+    if args.device.startswith("cuda") and not torch.cuda.is_available():
+        raise NasflatError(f"--device {args.device} was asked for, but torch sees no CUDA device")
+
+
+def prepare_out_dir(path: Path) -> Path:
+    """Create the results folder and check that it is writable."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path, prefix=".write-test"):
+            pass
+    except OSError as exc:
+        raise NasflatError(f"cannot write results to {path}: {exc.strerror or exc}") from None
+    return path
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the experiment the flags describe; returns the exit status."""
+    check_args(args)
+    torch.set_num_threads(args.threads)
+    data_dir = DataDirectory.resolve(args.data_dir)
+    task = TaskSuite.load().resolve(args.space, args.task_index)
+    config = make_config(args, task.space, task.index)
+    encoding = encoding_of(config.representation)
+    out_dir = prepare_out_dir(Path(args.out_dir) / args.name_desc)
+
+    started = time.perf_counter()
+    data = TaskData.build(task, get_space(task.space, data_dir), encoding, config.graph_mode)
+    experiment = Experiment(config, data, unit_dir=out_dir / "units", show_progress=not args.no_progress)
+    results = experiment.run(range(args.num_trials))
+
+    row_config = {**asdict(config), "task": task.label, "num_trials": args.num_trials,
+                  "name_desc": args.name_desc}
+    trials = results_frame(results, row_config, task.label)
+    per_device = per_device_table(trials)
+    averaged = averaged_table(trials)
+    write_csv(trials, out_dir / f"{task.space}_trials.csv")
+    write_csv(per_device, out_dir / f"{task.space}_samp_eff.csv")
+    write_csv(averaged, out_dir / f"aggr_{task.space}_samp_eff.csv")
+    print(f"task {task.label} ({task.space}), {config.representation}, sampler {config.sampling_metric}, "
+          f"{args.num_trials} trial(s), protocol {config.eval_protocol}")
+    print(format_results(per_device, averaged))
+    print(f"results in {out_dir} ({time.perf_counter() - started:.1f} s)")
+    return 0
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Parse flags and run; one-line errors instead of tracebacks."""
+    args = build_parser().parse_args(argv)
+    try:
+        return run(args)
+    except NasflatError as exc:
+        print(f"error: {one_line(exc)}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted: finished units are kept; rerun the same command to resume", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

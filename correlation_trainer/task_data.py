@@ -1,0 +1,124 @@
+"""Everything a task's experiment needs as arrays and tensors, built once per task."""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import List, Optional
+
+import numpy as np
+import torch
+
+from nas_embedding_suite.encodings import load_encoding
+from nas_embedding_suite.errors import NasflatError
+from nas_embedding_suite.latency_table import LatencyTable, load_latency_table
+from nas_embedding_suite.spaces.base import SearchSpace
+from nas_embedding_suite.tasks import Task
+
+
+def minmax_per_device(values: np.ndarray) -> np.ndarray:
+    """Scale each device row to [0, 1] over its measured (non-NaN) archs; NaN stays NaN."""
+    low = np.nanmin(values, axis=1, keepdims=True)
+    span = np.nanmax(values, axis=1, keepdims=True) - low
+    return (values - low) / np.where(span > 0, span, 1.0)
+
+
+def distinct_graphs(graphs) -> dict:
+    """Group architectures whose graphs are identical once cut nodes are ignored.
+
+    The predictor sees nothing else of an architecture (without a supplementary encoding), so
+    scoring one representative per group gives every member's score: NB201 has 9,445 distinct
+    graphs among its 15,625 cells.
+    """
+    count = len(graphs)
+    key = np.concatenate(
+        [graphs.adjacency.reshape(count, -1), (graphs.op_ids * graphs.node_mask).reshape(count, -1),
+         graphs.node_mask.reshape(count, -1)], axis=1,
+    )
+    _, representative, graph_class = np.unique(key, axis=0, return_index=True, return_inverse=True)
+    return {"graph_class": graph_class.reshape(-1), "representative": representative}
+
+
+@dataclass
+class TaskData:
+    """Graphs, supplementary vectors and normalised latencies of one task.
+
+    Device index ``d`` (the hardware-embedding row) is the position in ``task.devices``: sources
+    first, then targets.
+    """
+
+    task: Task
+    space: SearchSpace
+    table: LatencyTable  # rows in task.devices order, milliseconds
+    targets: np.ndarray  # [D, A] min-max scaled per device, NaN where unmeasured
+    adjacency: torch.Tensor  # float32 [A, N, N]
+    op_ids: torch.Tensor  # int64 [A, N]
+    node_mask: torch.Tensor  # bool [A, N]
+    supplementary: Optional[torch.Tensor]  # float32 [A, d] or None
+    graph_class: np.ndarray  # [A] id of the distinct graph of each arch (cut nodes ignored)
+    representative: np.ndarray  # [C] one arch index per distinct graph
+
+    @classmethod
+    def build(cls, task: Task, space: SearchSpace, encoding: Optional[str] = None,
+              graph_mode: str = "compute") -> "TaskData":
+        """Load the task's latency table and the space's graphs (and encoding, if any).
+
+        ``graph_mode`` "compute" keeps every op the network runs (latency depends on dead-end ops
+        too); "cut" is the spec's graph with nodes off every input-to-output path removed.
+        """
+        table = load_latency_table(space, task.devices)
+        graphs = space.graphs_for(graph_mode)
+        supplementary = None
+        if encoding is not None:
+            supplementary = torch.from_numpy(load_encoding(encoding, space))
+        return cls(
+            task=task,
+            space=space,
+            table=table,
+            targets=minmax_per_device(table.values),
+            adjacency=torch.from_numpy(graphs.adjacency.astype(np.float32)),
+            op_ids=torch.from_numpy(graphs.op_ids),
+            node_mask=torch.from_numpy(graphs.node_mask),
+            supplementary=supplementary,
+            **distinct_graphs(graphs),
+        )
+
+    def to(self, device: torch.device) -> "TaskData":
+        """A copy whose tensors live on ``device``."""
+        return replace(
+            self,
+            adjacency=self.adjacency.to(device),
+            op_ids=self.op_ids.to(device),
+            node_mask=self.node_mask.to(device),
+            supplementary=None if self.supplementary is None else self.supplementary.to(device),
+        )
+
+    @property
+    def source_devices(self) -> List[int]:
+        """Device indices of the sources."""
+        return list(range(len(self.task.train)))
+
+    @property
+    def target_devices(self) -> List[int]:
+        """Device indices of the targets."""
+        return list(range(len(self.task.train), len(self.task.devices)))
+
+    def device_name(self, device: int) -> str:
+        """Name of device index ``device``."""
+        return self.task.devices[device]
+
+    def measured(self, device: int) -> np.ndarray:
+        """Architectures measured on ``device``."""
+        return np.flatnonzero(~np.isnan(self.targets[device]))
+
+    def measured_on_all(self, devices: List[int]) -> np.ndarray:
+        """Architectures measured on every device of ``devices``."""
+        return np.flatnonzero(~np.isnan(self.targets[devices]).any(axis=0))
+
+    def check_budget(self, k: int) -> None:
+        """Fail clearly if a target has too few measurements for ``k`` samples plus evaluation."""
+        for device in self.target_devices:
+            count = len(self.measured(device))
+            if count < k + 2:
+                raise NasflatError(
+                    f"target device {self.device_name(device)} has {count} measured architectures; "
+                    f"k={k} transfer samples need at least {k + 2}"
+                )

@@ -1,0 +1,103 @@
+"""Training loops shared by pretraining and few-shot fine-tuning."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Optional
+
+import numpy as np
+import torch
+
+from .ranking_loss import pairwise_hinge_loss
+from .task_data import TaskData
+
+
+@dataclass(frozen=True)
+class FitSettings:
+    """Optimiser settings of one training stage (AdamW + cosine annealing per epoch)."""
+
+    epochs: int
+    lr: float
+    batch_size: int
+    weight_decay: float = 1e-5
+    eta_min: float = 1e-6
+
+
+def predict(model: torch.nn.Module, data: TaskData, archs: np.ndarray, device: int,
+            batch_size: int = 4096) -> np.ndarray:
+    """Scores of ``archs`` on device index ``device`` (eval mode, no gradients).
+
+    Without a supplementary encoding, architectures with identical graphs get identical scores,
+    so each distinct graph is scored once.
+    """
+    archs = np.asarray(archs, dtype=np.int64)
+    if data.supplementary is None and len(data.representative) < len(data.graph_class):
+        classes, inverse = np.unique(data.graph_class[archs], return_inverse=True)
+        if len(classes) < len(archs):
+            return _score(model, data, data.representative[classes], device, batch_size)[inverse]
+    return _score(model, data, archs, device, batch_size)
+
+
+def _score(model, data: TaskData, archs: np.ndarray, device: int, batch_size: int) -> np.ndarray:
+    model.eval()
+    scores = []
+    where = data.adjacency.device
+    idx = torch.as_tensor(np.asarray(archs, dtype=np.int64), device=where)
+    with torch.inference_mode():
+        for start in range(0, len(idx), batch_size):
+            chunk = idx[start:start + batch_size]
+            supp = data.supplementary[chunk] if data.supplementary is not None else None
+            out = model(
+                data.adjacency[chunk], data.op_ids[chunk], data.node_mask[chunk],
+                torch.full((len(chunk),), device, dtype=torch.long, device=where), supp,
+            )
+            scores.append(out.float().cpu().numpy())
+    return np.concatenate(scores) if scores else np.zeros(0, dtype=np.float32)
+
+
+def fit(
+    model: torch.nn.Module,
+    data: TaskData,
+    archs: np.ndarray,
+    devices: np.ndarray,
+    settings: FitSettings,
+    generator: torch.Generator,
+    on_epoch_end: Optional[Callable[[int], None]] = None,
+    progress: Optional[Callable[[], None]] = None,
+) -> None:
+    """Train on examples (archs[i] measured on devices[i]) with the pairwise hinge loss.
+
+    Each batch is scored once; pairs are formed from those scores. ``on_epoch_end(epoch)`` runs
+    after every epoch (the paper protocol evaluates there).
+    """
+    where = data.adjacency.device
+    archs_t = torch.as_tensor(np.asarray(archs, dtype=np.int64), device=where)
+    devices_t = torch.as_tensor(np.asarray(devices, dtype=np.int64), device=where)
+    targets_t = torch.as_tensor(
+        data.targets[np.asarray(devices), np.asarray(archs)], dtype=torch.float32, device=where
+    )
+    optimiser = torch.optim.AdamW(model.parameters(), lr=settings.lr, weight_decay=settings.weight_decay)
+    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(
+        optimiser, T_max=max(settings.epochs, 1), eta_min=settings.eta_min
+    )
+    count = len(archs_t)
+    for epoch in range(settings.epochs):
+        model.train()
+        order = torch.randperm(count, generator=generator)
+        for start in range(0, count, settings.batch_size):
+            batch = order[start:start + settings.batch_size].to(where)
+            if len(batch) < 2:
+                continue  # a single example has no pair
+            arch = archs_t[batch]
+            supp = data.supplementary[arch] if data.supplementary is not None else None
+            scores = model(
+                data.adjacency[arch], data.op_ids[arch], data.node_mask[arch], devices_t[batch], supp
+            )
+            loss = pairwise_hinge_loss(scores, targets_t[batch], generator=generator)
+            optimiser.zero_grad(set_to_none=True)
+            loss.backward()
+            optimiser.step()
+        schedule.step()
+        if on_epoch_end is not None:
+            on_epoch_end(epoch)
+        if progress is not None:
+            progress()

@@ -1,0 +1,252 @@
+"""NASFLAT training pipeline: loss, samplers, transfer, evaluation, end-to-end runs, CLI errors."""
+import itertools
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from correlation_trainer.evaluation import HonestProtocol, PaperProtocol
+from correlation_trainer.experiment import Experiment, ExperimentConfig, closest_source
+from correlation_trainer.main import main
+from correlation_trainer.ranking_loss import pairwise_hinge_loss
+from correlation_trainer.samplers import SamplingContext, build_sampler, list_sampling_methods
+from correlation_trainer.task_data import TaskData, minmax_per_device
+from correlation_trainer.training import predict
+from nas_embedding_suite.errors import NasflatError
+from nas_embedding_suite.tasks import Task, TaskSuite
+
+QUICK = ["--task_index", "9999", "--epochs", "15", "--transfer_epochs", "15", "--num_trials", "2",
+         "--transfer_sample_sizes", "10", "--no_progress"]
+
+
+def brute_force_hinge(scores, targets, pairs, margin=0.1):
+    terms = [max(0.0, margin - np.sign(targets[i] - targets[j]) * (scores[i] - scores[j]))
+             for i, j in pairs if targets[i] != targets[j]]
+    return float(np.mean(terms)) if terms else 0.0
+
+
+def test_hinge_loss_all_pairs_matches_brute_force():
+    rng = np.random.default_rng(0)
+    for n in (2, 5, 9):
+        scores, targets = rng.normal(size=n), rng.integers(0, 4, size=n).astype(float)
+        loss = pairwise_hinge_loss(torch.tensor(scores), torch.tensor(targets))
+        expected = brute_force_hinge(scores, targets, itertools.combinations(range(n), 2))
+        assert loss.item() == pytest.approx(expected, abs=1e-12)
+
+
+def test_hinge_loss_sampled_pairs_match_brute_force():
+    rng = np.random.default_rng(1)
+    n = 64
+    scores, targets = rng.normal(size=n), rng.normal(size=n)
+    generator = torch.Generator().manual_seed(3)
+    loss = pairwise_hinge_loss(torch.tensor(scores), torch.tensor(targets), generator=generator)
+    replay = torch.Generator().manual_seed(3)
+    first = torch.randint(n, (4 * n,), generator=replay).numpy()
+    second = torch.randint(n, (4 * n,), generator=replay).numpy()
+    assert loss.item() == pytest.approx(brute_force_hinge(scores, targets, zip(first, second)), abs=1e-12)
+
+
+def test_hinge_loss_without_distinct_targets_is_zero_with_gradient():
+    scores = torch.randn(4, requires_grad=True)
+    loss = pairwise_hinge_loss(scores, torch.ones(4))
+    loss.backward()
+    assert loss.item() == 0.0 and scores.grad is not None
+
+
+@pytest.fixture(scope="module")
+def nd_data(nb201):
+    return TaskData.build(TaskSuite.load().by_label("ND"), nb201)
+
+
+def test_minmax_targets_ignore_nan():
+    values = np.array([[1.0, np.nan, 3.0, 2.0]])
+    assert np.allclose(minmax_per_device(values), [[0.0, np.nan, 1.0, 0.5]], equal_nan=True)
+
+
+@pytest.mark.parametrize("metric", ["random", "params", "flops", "latency", "accuracy", "pf"])
+def test_samplers_return_distinct_valid_indices(nb201, nb201_table, metric):
+    latency = nb201_table.latencies("embedded_tpu_edge_tpu_int8")
+    pool = np.flatnonzero(~np.isnan(latency))
+    context = SamplingContext(nb201, target_latency=latency)
+    methods = list_sampling_methods() if metric == "pf" else ["kmeancosine"]
+    for method in methods:
+        for k in (1, 5, 20):
+            chosen = build_sampler(metric, method)(pool, k, np.random.default_rng(k), context)
+            assert len(chosen) == k and len(set(chosen.tolist())) == k
+            assert np.isin(chosen, pool).all()
+
+
+@pytest.mark.parametrize("metric", ["params", "flops", "latency"])
+def test_bucket_samplers_pick_one_per_bucket(nb201, nb201_table, metric):
+    latency = nb201_table.latencies("pixel3")
+    values = {"params": nb201.params, "flops": nb201.flops, "latency": latency}[metric]
+    pool = np.arange(0, 15625, 3)
+    k = 10
+    chosen = build_sampler(metric)(pool, k, np.random.default_rng(0), SamplingContext(nb201, latency))
+    buckets = np.array_split(pool[np.argsort(values[pool], kind="stable")], k)
+    for pick, bucket in zip(chosen, buckets):
+        assert pick in bucket
+
+
+def test_vector_samplers_on_fbnet_zcp(fbnet):
+    context = SamplingContext(fbnet)
+    pool = np.arange(5000)
+    for method in list_sampling_methods():
+        chosen = build_sampler("zcp", method)(pool, 20, np.random.default_rng(0), context)
+        assert len(set(chosen.tolist())) == 20
+    greedy = build_sampler("zcp", "cosine_greedy")(pool, 20, np.random.default_rng(0), context)
+    spread = build_sampler("random")(pool, 20, np.random.default_rng(0), context)
+    vectors = context.vectors("zcp")
+
+    def mean_similarity(idx):
+        unit = vectors[idx] / np.linalg.norm(vectors[idx], axis=1, keepdims=True)
+        return (unit @ unit.T)[np.triu_indices(len(idx), 1)].mean()
+
+    assert mean_similarity(greedy) < mean_similarity(spread)  # greedy picks dissimilar archs
+
+
+def test_sampler_errors(nb201):
+    with pytest.raises(NasflatError, match="unknown sampling metric"):
+        build_sampler("nope")
+    with pytest.raises(NasflatError, match="cannot choose 30"):
+        build_sampler("random")(np.arange(10), 30, np.random.default_rng(0), SamplingContext(nb201))
+    with pytest.raises(NasflatError, match="not available for nb201"):
+        build_sampler("zcp")(np.arange(100), 5, np.random.default_rng(0), SamplingContext(nb201))
+    with pytest.raises(NasflatError, match="arch2vec encoding is not built"):
+        build_sampler("arch2vec")(np.arange(100), 5, np.random.default_rng(0), SamplingContext(nb201))
+
+
+def test_closest_source_is_the_most_correlated(nb201):
+    task = Task("T", "nb201", 0, ("fpga", "titan_rtx_1", "pixel2"), ("titan_rtx_32",))
+    data = TaskData.build(task, nb201)
+    archs = np.random.default_rng(0).choice(15625, 20, replace=False)
+    assert data.device_name(closest_source(data, 3, archs)) == "titan_rtx_1"
+    # and it follows the samples: a target identical to pixel2's ranking picks pixel2
+    data.targets[3] = data.targets[2]
+    assert data.device_name(closest_source(data, 3, archs)) == "pixel2"
+
+
+def test_transfer_copies_embedding_and_excludes_samples(nd_data):
+    config = ExperimentConfig(epochs=2, transfer_epochs=0, transfer_sample_sizes=(7,))
+    experiment = Experiment(config, nd_data, show_progress=False)
+    pretrained = experiment.pretrain(0, 16, _NullBar())
+    target = nd_data.target_devices[-1]  # eyeriss
+    result = experiment.transfer(pretrained, 0, 16, target, 7, _NullBar())
+    assert not np.isin(result.eval_archs, result.transfer_archs).any()
+    assert result.n_eval == len(nd_data.measured(target)) - 7
+    assert result.hw_source in nd_data.task.train
+    assert np.array_equal(result.measured, nd_data.table.values[target, result.eval_archs])
+
+
+def test_protocols_choose_the_right_archs():
+    measured = np.arange(1000)
+    transfer = np.array([3, 500, 999])
+    honest = HonestProtocol.eval_archs(measured, transfer)
+    assert len(honest) == 997 and not np.isin(transfer, honest).any()
+    paper = PaperProtocol.eval_archs(measured, transfer)
+    assert np.array_equal(paper, np.arange(128)) and 3 in paper
+
+
+def test_distinct_graph_scoring_equals_plain_scoring(nd_data):
+    from correlation_trainer.training import _score
+
+    torch.manual_seed(0)
+    model = Experiment(ExperimentConfig(), nd_data, show_progress=False).build_model()
+    archs = np.arange(0, 15625, 5)
+    assert np.allclose(predict(model, nd_data, archs, 10), _score(model, nd_data, archs, 10, 4096), atol=1e-6)
+    assert len(nd_data.representative) == 9445
+
+
+class _NullBar:
+    def update(self, *_):
+        pass
+
+
+def read_rows(folder):
+    return pd.read_csv(folder / "nasflat" / "nb201_samp_eff.csv")
+
+
+def test_end_to_end_learns_and_is_bit_identical(tmp_path, capsys):
+    assert main(QUICK + ["--out_dir", str(tmp_path / "a")]) == 0
+    assert main(QUICK + ["--out_dir", str(tmp_path / "b")]) == 0
+    first, second = read_rows(tmp_path / "a"), read_rows(tmp_path / "b")
+    pd.testing.assert_frame_equal(first, second)
+    assert (first["spr"] > 0.5).all(), first[["target_device", "spr"]]
+    for column in ("gnn_type", "transfer_lr", "sampling_metric", "seed", "representation", "spr_std", "kdt"):
+        assert column in first.columns
+    aggregate = pd.read_csv(tmp_path / "a" / "nasflat" / "aggr_nb201_samp_eff.csv")
+    assert len(aggregate) == 1 and aggregate["spr"].iloc[0] == pytest.approx(first["spr"].mean())
+    units = sorted((tmp_path / "a" / "nasflat" / "units").glob("*.npz"))
+    assert len(units) == 2
+    with np.load(units[0]) as stored:
+        assert "0/predicted" in stored.files and "config" in stored.files
+    out = capsys.readouterr().out
+    assert "MEAN" in out and "titan_rtx_256" in out
+
+
+def test_rerun_reuses_finished_units(tmp_path, capsys):
+    args = QUICK + ["--out_dir", str(tmp_path), "--num_trials", "1"]
+    assert main(args) == 0
+    unit = next((tmp_path / "nasflat" / "units").glob("*.npz"))
+    stamp = unit.stat().st_mtime_ns
+    before = read_rows(tmp_path)
+    assert main(args) == 0
+    assert unit.stat().st_mtime_ns == stamp
+    pd.testing.assert_frame_equal(before, read_rows(tmp_path))
+    # a different setting is a different unit
+    assert main(args + ["--transfer_lr", "0.002"]) == 0
+    assert len(list((tmp_path / "nasflat" / "units").glob("*.npz"))) == 2
+
+
+def test_no_pretraining_and_paper_protocol_run(tmp_path):
+    args = ["--task_index", "9999", "--sample_sizes", "0", "--transfer_epochs", "5", "--num_trials", "1",
+            "--transfer_sample_sizes", "5", "--eval_protocol", "paper", "--no_progress", "--out_dir", str(tmp_path)]
+    assert main(args) == 0
+    rows = read_rows(tmp_path)
+    assert (rows["source_size"] == 0).all() and (rows["n_eval"] == 128).all()
+
+
+def test_fbnet_quick_with_zcp(tmp_path):
+    args = ["--space", "fbnet", "--task_index", "9999", "--sample_sizes", "32", "--epochs", "5",
+            "--transfer_epochs", "5", "--num_trials", "1", "--transfer_sample_sizes", "10",
+            "--representation", "adj_gin_zcp", "--sampling_metric", "zcp", "--no_progress",
+            "--out_dir", str(tmp_path)]
+    assert main(args) == 0
+    rows = pd.read_csv(tmp_path / "nasflat" / "fbnet_samp_eff.csv")
+    assert len(rows) == 2 and (rows["n_eval"] == 4990).all()
+
+
+@pytest.mark.parametrize("argv, fragment", [
+    (["--task_index", "7"], "unknown task index 7 for nb201"),
+    (["--task_index", "FD"], "belongs to space fbnet"),
+    (["--representation", "adj_gin_zcp"], "zcp encoding is not available for nb201"),
+    (["--representation", "adj_gin_cate"], "cate encoding is not built"),
+    (["--transfer_sample_sizes", "15624"], "needs at least 15626"),
+    (["--sample_sizes", "20000"], "exceeds the 15625"),
+    (["--device", "cuda"], "no CUDA device"),
+    (["--num_trials", "0"], "--num_trials must be at least 1"),
+    (["--sampling_metric", "zcp"], "not available for nb201"),
+])
+def test_bad_input_gives_one_line(argv, fragment, tmp_path, capsys):
+    base = ["--task_index", "9999", "--epochs", "1", "--transfer_epochs", "1", "--num_trials", "1",
+            "--no_progress", "--out_dir", str(tmp_path)]
+    if argv[0] == "--device" and torch.cuda.is_available():
+        pytest.skip("a CUDA device is present")
+    status = main(base + argv)
+    err = capsys.readouterr().err.strip()
+    assert status == 2 and len(err.splitlines()) == 1 and fragment in err, err
+
+
+def test_unwritable_out_dir(tmp_path, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    status = main(["--task_index", "9999", "--out_dir", str(blocker / "sub"), "--no_progress"])
+    err = capsys.readouterr().err
+    assert status == 2 and "cannot write results to" in err
+
+
+def test_unknown_choice_is_rejected_by_argparse(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["--sampling_method", "nope"])
+    assert exc.value.code == 2 and "invalid choice" in capsys.readouterr().err
