@@ -6,7 +6,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence
 
@@ -49,11 +49,16 @@ class ExperimentConfig:
     gnn_type: str = "ensemble"
     ensemble_fuse_method: str = "add"
     dropout: float = 0.1
-    sampling_metric: str = "random"
+    sampling_metric: str = "flops"
     sampling_method: str = "kmeancosine"
-    source_sampon: bool = False
+    source_sampon: bool = True
     eval_protocol: str = "honest"
     device: str = "cpu"
+
+    def run_key(self, num_trials: int) -> str:
+        """Hash identifying a whole run (its result rows replace those of an identical earlier run)."""
+        text = json.dumps({**asdict(self), "num_trials": num_trials}, sort_keys=True, default=list)
+        return hashlib.sha256(text.encode()).hexdigest()[:12]
 
     def unit_key(self, trial: int, source_size: int) -> str:
         """Hash of everything that determines one (trial, source size) unit's numbers."""

@@ -31,12 +31,12 @@ from correlation_trainer.experiment import Experiment, ExperimentConfig  # noqa:
 from correlation_trainer.models.graph_layers import FUSE_METHODS, GNN_TYPES  # noqa: E402
 from correlation_trainer.representations import encoding_of, list_representations  # noqa: E402
 from correlation_trainer.results import (  # noqa: E402
-    averaged_table, format_results, per_device_table, results_frame, write_csv,
+    averaged_table, format_results, merge_csv, per_device_table, results_frame,
 )
 from correlation_trainer.samplers import list_sampling_methods, list_sampling_metrics  # noqa: E402
 from correlation_trainer.task_data import TaskData  # noqa: E402
 from nas_embedding_suite.data_directory import ENV_VAR, DataDirectory  # noqa: E402
-from nas_embedding_suite.errors import NasflatError, one_line  # noqa: E402
+from nas_embedding_suite.errors import NasflatError, run_reporting_errors  # noqa: E402
 from nas_embedding_suite.spaces import get_space, list_spaces  # noqa: E402
 from nas_embedding_suite.spaces.base import GRAPH_MODES  # noqa: E402
 from nas_embedding_suite.tasks import TaskSuite  # noqa: E402
@@ -80,12 +80,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ensemble_fuse_method", default="add", choices=FUSE_METHODS,
                    help="how the ensemble layer fuses its two branches")
     p.add_argument("--dropout", type=float, default=0.1, help="dropout of the head and encoding MLP")
-    p.add_argument("--sampling_metric", default="random", choices=list_sampling_metrics(),
-                   help="what the sampler of the k target archs looks at")
+    p.add_argument("--sampling_metric", default="flops", choices=list_sampling_metrics(),
+                   help="what the sampler of the k target archs looks at (flops: one arch from "
+                        "each of k equal FLOPs buckets)")
     p.add_argument("--sampling_method", default="kmeancosine", choices=list_sampling_methods(),
                    help="how vector metrics (encodings) choose")
-    p.add_argument("--source_sampon", action=argparse.BooleanOptionalAction, default=False,
-                   help="choose the source archs with the sampler too (default: random)")
+    p.add_argument("--source_sampon", action=argparse.BooleanOptionalAction, default=True,
+                   help="choose the source archs with the sampler too (--no-source_sampon: random)")
     p.add_argument("--num_trials", type=int, default=3, help="trials (seeds seed+0 .. seed+n-1)")
     p.add_argument("--seed", type=int, default=0, help="base seed")
     p.add_argument("--epochs", type=int, default=150, help="pretraining epochs")
@@ -151,8 +152,8 @@ def prepare_out_dir(path: Path) -> Path:
     return path
 
 
-def run(args: argparse.Namespace) -> int:
-    """Run the experiment the flags describe; returns the exit status."""
+def run(args: argparse.Namespace) -> None:
+    """Run the experiment the flags describe."""
     check_args(args)
     torch.set_num_threads(args.threads)
     data_dir = DataDirectory.resolve(args.data_dir)
@@ -166,32 +167,26 @@ def run(args: argparse.Namespace) -> int:
     experiment = Experiment(config, data, unit_dir=out_dir / "units", show_progress=not args.no_progress)
     results = experiment.run(range(args.num_trials))
 
-    row_config = {**asdict(config), "task": task.label, "num_trials": args.num_trials,
-                  "name_desc": args.name_desc}
+    row_config = {"run_key": config.run_key(args.num_trials), **asdict(config), "task": task.label,
+                  "num_trials": args.num_trials, "name_desc": args.name_desc}
     trials = results_frame(results, row_config, task.label)
     per_device = per_device_table(trials)
     averaged = averaged_table(trials)
-    write_csv(trials, out_dir / f"{task.space}_trials.csv")
-    write_csv(per_device, out_dir / f"{task.space}_samp_eff.csv")
-    write_csv(averaged, out_dir / f"aggr_{task.space}_samp_eff.csv")
+    merge_csv(trials, out_dir / f"{task.space}_trials.csv")
+    merge_csv(per_device, out_dir / f"{task.space}_samp_eff.csv")
+    merge_csv(averaged, out_dir / f"aggr_{task.space}_samp_eff.csv")
     print(f"task {task.label} ({task.space}), {config.representation}, sampler {config.sampling_metric}, "
           f"{args.num_trials} trial(s), protocol {config.eval_protocol}")
     print(format_results(per_device, averaged))
     print(f"results in {out_dir} ({time.perf_counter() - started:.1f} s)")
-    return 0
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Parse flags and run; one-line errors instead of tracebacks."""
     args = build_parser().parse_args(argv)
-    try:
-        return run(args)
-    except NasflatError as exc:
-        print(f"error: {one_line(exc)}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("interrupted: finished units are kept; rerun the same command to resume", file=sys.stderr)
-        return 130
+    return run_reporting_errors(
+        lambda: run(args), "interrupted: finished units are kept; rerun the same command to resume"
+    )
 
 
 if __name__ == "__main__":

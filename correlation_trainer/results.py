@@ -105,6 +105,21 @@ def write_csv(frame: pd.DataFrame, path: Path) -> None:
     atomic_write_bytes(path, lambda stream: stream.write(frame.to_csv(index=False).encode()))
 
 
+def merge_csv(frame: pd.DataFrame, path: Path, key: str = "run_key") -> pd.DataFrame:
+    """Write ``frame`` into ``path``, replacing the rows of the same run (``key``) and keeping the
+    rows of other runs (other tasks or settings written to the same folder); atomic."""
+    if path.is_file():
+        try:
+            existing = pd.read_csv(path)
+        except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError):
+            existing = None  # unreadable: replaced by this run's rows
+        if existing is not None and key in existing.columns:
+            kept = existing[~existing[key].isin(frame[key].unique())]
+            frame = pd.concat([kept, frame], ignore_index=True)
+    write_csv(frame, path)
+    return frame
+
+
 def format_results(per_device: pd.DataFrame, averaged: pd.DataFrame) -> str:
     """A readable table: Spearman/Kendall (mean +- std) per target and the average."""
     lines = []

@@ -21,22 +21,6 @@ def minmax_per_device(values: np.ndarray) -> np.ndarray:
     return (values - low) / np.where(span > 0, span, 1.0)
 
 
-def distinct_graphs(graphs) -> dict:
-    """Group architectures whose graphs are identical once cut nodes are ignored.
-
-    The predictor sees nothing else of an architecture (without a supplementary encoding), so
-    scoring one representative per group gives every member's score: NB201 has 9,445 distinct
-    graphs among its 15,625 cells.
-    """
-    count = len(graphs)
-    key = np.concatenate(
-        [graphs.adjacency.reshape(count, -1), (graphs.op_ids * graphs.node_mask).reshape(count, -1),
-         graphs.node_mask.reshape(count, -1)], axis=1,
-    )
-    _, representative, graph_class = np.unique(key, axis=0, return_index=True, return_inverse=True)
-    return {"graph_class": graph_class.reshape(-1), "representative": representative}
-
-
 @dataclass
 class TaskData:
     """Graphs, supplementary vectors and normalised latencies of one task.
@@ -53,8 +37,6 @@ class TaskData:
     op_ids: torch.Tensor  # int64 [A, N]
     node_mask: torch.Tensor  # bool [A, N]
     supplementary: Optional[torch.Tensor]  # float32 [A, d] or None
-    graph_class: np.ndarray  # [A] id of the distinct graph of each arch (cut nodes ignored)
-    representative: np.ndarray  # [C] one arch index per distinct graph
 
     @classmethod
     def build(cls, task: Task, space: SearchSpace, encoding: Optional[str] = None,
@@ -78,7 +60,6 @@ class TaskData:
             op_ids=torch.from_numpy(graphs.op_ids),
             node_mask=torch.from_numpy(graphs.node_mask),
             supplementary=supplementary,
-            **distinct_graphs(graphs),
         )
 
     def to(self, device: torch.device) -> "TaskData":

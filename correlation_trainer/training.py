@@ -24,20 +24,7 @@ class FitSettings:
 
 def predict(model: torch.nn.Module, data: TaskData, archs: np.ndarray, device: int,
             batch_size: int = 4096) -> np.ndarray:
-    """Scores of ``archs`` on device index ``device`` (eval mode, no gradients).
-
-    Without a supplementary encoding, architectures with identical graphs get identical scores,
-    so each distinct graph is scored once.
-    """
-    archs = np.asarray(archs, dtype=np.int64)
-    if data.supplementary is None and len(data.representative) < len(data.graph_class):
-        classes, inverse = np.unique(data.graph_class[archs], return_inverse=True)
-        if len(classes) < len(archs):
-            return _score(model, data, data.representative[classes], device, batch_size)[inverse]
-    return _score(model, data, archs, device, batch_size)
-
-
-def _score(model, data: TaskData, archs: np.ndarray, device: int, batch_size: int) -> np.ndarray:
+    """Scores of ``archs`` on device index ``device`` (eval mode, no gradients)."""
     model.eval()
     scores = []
     where = data.adjacency.device

@@ -6,7 +6,6 @@ Every subcommand takes ``--data_dir`` (default: ``$NASFLAT_DATA_DIR``, then ./da
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 from typing import List, Optional, Sequence
 
@@ -15,7 +14,7 @@ from tqdm import tqdm
 
 from .data_directory import ENV_VAR, REPO_ROOT, DataDirectory
 from .devices import list_devices
-from .errors import NasflatError, one_line
+from .errors import NasflatError, run_reporting_errors
 from .latency_table import load_latency_table
 from .spaces import get_space, list_spaces
 from .tasks import TaskSuite, device_correlations, make_split
@@ -196,15 +195,11 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Run the CLI; returns the exit status."""
     args = build_parser().parse_args(argv)
-    try:
+
+    def action() -> None:
         if args.handler is cmd_download:
             args.handler(args, None)
         else:
             args.handler(args, DataDirectory.resolve(getattr(args, "data_dir", None)))
-    except NasflatError as exc:
-        print(f"error: {one_line(exc)}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
-    return 0
+
+    return run_reporting_errors(action)

@@ -11,8 +11,9 @@ Data flow for a batch of ``B`` graphs padded to ``N`` nodes (node 0 = input, nod
 3. Pass 1 (2 gated layers of 128) on ``X`` gated by ``E``; the output node's state goes through an
    MLP (128-128-128), is broadcast to every node, concatenated with ``E`` and mapped
    176 -> 128 -> 48 to updated embeddings ``E'``.
-4. Pass 2 (3 gated layers of 128) on the same ``X``, gated by ``E'``; readout = mean over the
-   valid nodes except the input node.
+4. Pass 2 (3 gated layers of 128) on the same ``X``, gated by ``E'``; readout = sum over the
+   valid nodes except the input node, divided by N - 1 (cut nodes count as zeros, so the readout
+   keeps how many ops a graph has).
 5. Optional supplementary encoding (e.g. ZCP) through an MLP to 48-d, concatenated with the
    readout (and the hardware MLP output); head 3 x (Linear 200, ReLU, dropout) then Linear -> 1.
 """
