@@ -124,3 +124,21 @@ def test_published_metrics(nb201):
 
 def test_arch_string_formatting():
     assert ops_to_arch_str(parse_arch_str(INDEX0)) == INDEX0
+
+
+def test_compute_mode_keeps_dead_end_ops():
+    # e0 -> e2 leads nowhere (e5 is none) but both convs still run: compute mode keeps them
+    ops = np.array([ops_of("nor_conv_3x3", "none", "nor_conv_3x3", "nor_conv_1x1", "none", "none")])
+    graphs, _ = cell_graphs(ops, mode="compute")
+    assert graphs.node_mask[0].tolist() == [True, True, False, True, True, False, False, True]
+    links = {(int(i), int(j)) for i, j in zip(*np.nonzero(graphs.adjacency[0]))}
+    assert links == {(0, 1), (1, 3), (0, 4), (4, 7)}
+
+
+def test_graph_modes_of_the_space(nb201, fbnet):
+    compute = nb201.graphs_for("compute")
+    assert np.array_equal(compute.node_mask[:, 1:7], nb201.op_matrix != 0)
+    assert (compute.node_mask.sum() > nb201.graphs.node_mask.sum())
+    assert fbnet.graphs_for("compute").adjacency.shape == fbnet.graphs.adjacency.shape
+    with pytest.raises(Exception, match="unknown graph mode"):
+        nb201.graphs_for("nope")
