@@ -105,12 +105,17 @@ def write_csv(frame: pd.DataFrame, path: Path) -> None:
     atomic_write_bytes(path, lambda stream: stream.write(frame.to_csv(index=False).encode()))
 
 
+def read_results_csv(path: Path) -> pd.DataFrame:
+    """Read a results CSV; only empty cells are missing values (the task label "NA" stays a label)."""
+    return pd.read_csv(path, keep_default_na=False, na_values=[""])
+
+
 def merge_csv(frame: pd.DataFrame, path: Path, key: str = "run_key") -> pd.DataFrame:
     """Write ``frame`` into ``path``, replacing the rows of the same run (``key``) and keeping the
     rows of other runs (other tasks or settings written to the same folder); atomic."""
     if path.is_file():
         try:
-            existing = pd.read_csv(path)
+            existing = read_results_csv(path)
         except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError):
             existing = None  # unreadable: replaced by this run's rows
         if existing is not None and key in existing.columns:

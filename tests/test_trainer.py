@@ -239,3 +239,12 @@ def test_unknown_choice_is_rejected_by_argparse(capsys):
     with pytest.raises(SystemExit) as exc:
         main(["--sampling_method", "nope"])
     assert exc.value.code == 2 and "invalid choice" in capsys.readouterr().err
+
+
+def test_results_keep_the_na_label(tmp_path):
+    from correlation_trainer.results import merge_csv, read_results_csv
+
+    path = tmp_path / "aggr.csv"
+    merge_csv(pd.DataFrame({"run_key": ["a"], "task": ["NA"], "spr": [0.9]}), path)
+    merge_csv(pd.DataFrame({"run_key": ["b"], "task": ["ND"], "spr": [0.8]}), path)
+    assert read_results_csv(path)["task"].tolist() == ["NA", "ND"]
