@@ -125,6 +125,7 @@ class Experiment:
         self.protocol = PROTOCOLS.get(config.eval_protocol)
         self.sampler = build_sampler(config.sampling_metric, config.sampling_method)
         self.torch_device = torch.device(config.device)
+        self._vectors: Dict[str, np.ndarray] = {}  # encodings the sampler loaded, shared by all draws
         for k in config.transfer_sample_sizes:
             data.check_budget(k)
         self.data = data.to(self.torch_device)
@@ -198,7 +199,7 @@ class Experiment:
                 )
             if c.source_sampon:
                 mean_source = np.nanmean(self.data.table.values[self.data.source_devices], axis=0)
-                context = SamplingContext(self.data.space, target_latency=mean_source)
+                context = SamplingContext(self.data.space, mean_source, self._vectors)
                 archs = self.sampler(pool, source_size, rng, context)
             else:
                 archs = rng.choice(pool, size=source_size, replace=False)
@@ -215,7 +216,7 @@ class Experiment:
         seq = _seed_sequence(c.seed, trial, source_size, 1, target, k)
         rng = np.random.default_rng(seq)
         measured = self.data.measured(target)
-        context = SamplingContext(self.data.space, target_latency=self.data.table.values[target])
+        context = SamplingContext(self.data.space, self.data.table.values[target], self._vectors)
         archs = np.asarray(self.sampler(measured, k, rng, context), dtype=np.int64)
         if len(np.unique(archs)) != k:
             raise NasflatError(f"sampler {c.sampling_metric} returned duplicate architectures")

@@ -127,7 +127,7 @@ def make_config(args: argparse.Namespace, space: str, task_index: int) -> Experi
 
 def check_args(args: argparse.Namespace) -> None:
     """Reject values argparse cannot check, with one clear line each."""
-    for name in ("num_trials", "epochs", "batch_size", "transfer_batch_size", "threads"):
+    for name in ("num_trials", "epochs", "batch_size", "threads"):
         minimum = 0 if name == "epochs" else 1
         if getattr(args, name) < minimum:
             raise NasflatError(f"--{name} must be at least {minimum}")

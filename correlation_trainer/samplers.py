@@ -34,13 +34,13 @@ class SamplingContext:
 
     space: object
     target_latency: Optional[np.ndarray] = None  # [A] ms, NaN where unmeasured
-    _vectors: Dict[str, np.ndarray] = field(default_factory=dict)
+    encoding_cache: Dict[str, np.ndarray] = field(default_factory=dict)  # shared across draws
 
     def vectors(self, encoding: str) -> np.ndarray:
         """The encoding's vectors for every architecture (loaded once)."""
-        if encoding not in self._vectors:
-            self._vectors[encoding] = load_encoding(encoding, self.space)
-        return self._vectors[encoding]
+        if encoding not in self.encoding_cache:
+            self.encoding_cache[encoding] = load_encoding(encoding, self.space)
+        return self.encoding_cache[encoding]
 
 
 def list_sampling_metrics() -> List[str]:

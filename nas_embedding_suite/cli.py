@@ -91,11 +91,8 @@ def cmd_describe_arch(args, data_dir: DataDirectory) -> None:
 
 def cmd_verify(args, data_dir: DataDirectory) -> None:
     listed = data_dir.listed_checksums()
-    bad = []
-    for relative in tqdm(sorted(listed), desc="verifying", unit="file", disable=args.quiet):
-        status = data_dir.verify([relative])[0][1]
-        if status != "ok":
-            bad.append((relative, status))
+    files = tqdm(sorted(listed), desc="verifying", unit="file", disable=args.quiet)
+    bad = [(relative, status) for relative, status in data_dir.verify(files) if status != "ok"]
     for relative, status in bad:
         print(f"{status}: {data_dir.root / relative}")
     if bad:

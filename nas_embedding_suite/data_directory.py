@@ -34,6 +34,19 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
+def read_checksum_file(path: Path) -> Dict[str, str]:
+    """Entries of a ``sha256sum`` listing as {relative path: hex digest}."""
+    entries: Dict[str, str] = {}
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        parts = line.split(maxsplit=1)
+        if len(parts) != 2 or len(parts[0]) != 64:
+            raise DataError(f"{path}: line {number} is not '<sha256>  <path>'")
+        entries[os.path.normpath(parts[1].lstrip("*"))] = parts[0].lower()
+    return entries
+
+
 class DataDirectory:
     """The folder holding the published measurements (see the data README for its layout)."""
 
@@ -76,16 +89,7 @@ class DataDirectory:
 
     def listed_checksums(self) -> Dict[str, str]:
         """The ``SHA256SUMS`` entries as {relative path: hex digest}."""
-        sums_path = self.file(CHECKSUM_FILE)
-        entries: Dict[str, str] = {}
-        for number, line in enumerate(sums_path.read_text(encoding="utf-8").splitlines(), 1):
-            if not line.strip():
-                continue
-            parts = line.split(maxsplit=1)
-            if len(parts) != 2 or len(parts[0]) != 64:
-                raise DataError(f"{sums_path}: line {number} is not '<sha256>  <path>'")
-            entries[os.path.normpath(parts[1].lstrip("*"))] = parts[0].lower()
-        return entries
+        return read_checksum_file(self.file(CHECKSUM_FILE))
 
     def verify(self, files: Optional[Iterable[str]] = None) -> List[Tuple[str, str]]:
         """Check files against ``SHA256SUMS``; returns (path, 'ok' | 'missing' | 'mismatch') rows."""

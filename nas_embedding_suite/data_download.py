@@ -19,6 +19,7 @@ from typing import Dict, List, Optional
 
 from tqdm import tqdm
 
+from .data_directory import read_checksum_file
 from .data_origins import CONVERTED_FILES, origin_of
 from .errors import DataError, one_line
 
@@ -60,12 +61,7 @@ class _DataFrameUnpickler(pickle.Unpickler):
 
 def known_checksums() -> Dict[str, str]:
     """{relative path: sha256} of every data file."""
-    entries = {}
-    for line in CHECKSUMS.read_text(encoding="utf-8").splitlines():
-        if line.strip():
-            digest, relative = line.split(maxsplit=1)
-            entries[os.path.normpath(relative)] = digest
-    return entries
+    return read_checksum_file(CHECKSUMS)
 
 
 def _fetch(url: str) -> bytes:

@@ -195,13 +195,19 @@ class NB201Space(SearchSpace):
         """Index of a NASLib op tuple."""
         return self.index_of_ops(ops_from_naslib_tuple(naslib_ops))
 
+    @cached_property
+    def _cut_graphs_and_flags(self):
+        return cell_graphs(self.op_matrix, "cut")
+
     def build_graphs(self, mode: str = "cut") -> GraphBatch:
+        if mode == "cut":
+            return self._cut_graphs_and_flags[0]
         return cell_graphs(self.op_matrix, mode)[0]
 
-    @cached_property
+    @property
     def disconnected(self) -> np.ndarray:
         """True for the cells with no input-to-output path (341 of them)."""
-        return cell_graphs(self.op_matrix)[1]
+        return self._cut_graphs_and_flags[1]
 
     def params_flops(self):
         from ..analytic_costs import nb201_params_flops
