@@ -94,7 +94,7 @@ class DataDirectory:
     def verify(self, files: Optional[Iterable[str]] = None) -> List[Tuple[str, str]]:
         """Check files against ``SHA256SUMS``; returns (path, 'ok' | 'missing' | 'mismatch') rows."""
         listed = self.listed_checksums()
-        wanted = list(files) if files is not None else sorted(listed)
+        wanted = files if files is not None else sorted(listed)
         rows = []
         for relative in wanted:
             path = self.root / relative
