@@ -28,8 +28,8 @@ def pairwise_hinge_loss(
         first = torch.randint(n, (budget,), generator=generator).to(scores.device)
         second = torch.randint(n, (budget,), generator=generator).to(scores.device)
     sign = torch.sign(targets[first] - targets[second])
-    keep = sign != 0
-    if not bool(keep.any()):
-        return scores.sum() * 0.0
-    diff = scores[first[keep]] - scores[second[keep]]
-    return torch.clamp(margin - sign[keep] * diff, min=0.0).mean()
+    # Pairs with equal targets are weighted 0 rather than dropped: boolean indexing would make
+    # the host wait for the device on every batch.
+    keep = (sign != 0).to(scores.dtype)
+    hinge = torch.clamp(margin - sign * (scores[first] - scores[second]), min=0.0)
+    return (hinge * keep).sum() / keep.sum().clamp(min=1.0)

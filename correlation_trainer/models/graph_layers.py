@@ -4,7 +4,9 @@ Every layer works on a whole padded batch at once and shares one calling convent
 
     layer(h, incoming, node_mask, emb) -> [B, N, out_dim]
 
-- ``h``: node states ``[B, N, in_dim]``.
+- ``h``: node states ``[B, N, in_dim]``, or ``[N, in_dim]`` when every graph of the batch starts
+  from the same states (the first layer of each pass): the per-node transforms then run once
+  instead of once per graph.
 - ``incoming``: float ``[B, N, N]`` aggregation matrix with ``incoming[b, j, i] = 1`` when the
   graph has an edge ``i -> j``, i.e. the transpose of the usual adjacency. Row ``j`` lists the
   predecessors that node ``j`` receives messages from. Callers must already have removed the
@@ -104,13 +106,13 @@ class GatedGraphAttention(nn.Module):
     def forward(self, h, incoming, node_mask, emb):
         p = self.proj(h)
         # a . (P_j * P_i) for every pair, as one batched matmul: ((P * a) @ P^T)[j, i].
-        scores = (p * self.attn.weight.squeeze(0)) @ p.transpose(1, 2)
+        scores = (p * self.attn.weight.squeeze(0)) @ p.transpose(-1, -2)
         scores = F.leaky_relu(scores / math.sqrt(self.out_dim), self.negative_slope)
         neighbours = self.neighbour_mask(incoming, node_mask)
         has_neighbour = neighbours.any(dim=-1, keepdim=True)
         # Empty rows would softmax over all -inf (NaN, also in the backward pass); give them a
         # finite dummy row and zero them afterwards.
-        scores = scores.masked_fill(~neighbours, float("-inf"))
+        scores = torch.where(neighbours, scores, float("-inf"))  # broadcasts shared [N, N] scores
         scores = scores.masked_fill(~has_neighbour, 0.0)
         att = torch.softmax(scores, dim=-1) * neighbours.to(scores.dtype)
         gate = torch.sigmoid(self.gate(emb))

@@ -161,12 +161,12 @@ class NASFLATModel(nn.Module):
             dim=1,
         )
 
-    def initial_states(self, batch: int, num_nodes: int) -> torch.Tensor:
-        """Initial node states ``[B, N, node_hidden_dim]``, identical for every graph."""
+    def initial_states(self, num_nodes: int) -> torch.Tensor:
+        """Initial node states ``[N, node_hidden_dim]``, shared by every graph of a batch."""
         nodes = torch.cat(
             (self.input_node.unsqueeze(0), self.other_node.unsqueeze(0).expand(num_nodes - 1, -1))
         )
-        return self.node_proj(nodes).unsqueeze(0).expand(batch, -1, -1)
+        return self.node_proj(nodes)
 
     def _run_pass(self, layers, h, incoming, node_mask, emb):
         for i, layer in enumerate(layers):
@@ -182,7 +182,7 @@ class NASFLATModel(nn.Module):
         node_mask = node_mask.bool()
         incoming = incoming_matrix(adjacency.to(self.output_emb.dtype), node_mask)
         emb = self.node_embeddings(op_ids, device_idx)
-        states = self.initial_states(batch, num_nodes)
+        states = self.initial_states(num_nodes)
 
         h = self._run_pass(self.pass1, states, incoming, node_mask, emb)
         summary = self.output_mlp(h[:, -1]).unsqueeze(1).expand(-1, num_nodes, -1)
