@@ -114,7 +114,7 @@ def run(args: argparse.Namespace) -> int:
         return print_status(all_lines, root)
     if args.aggregate:
         from jobs.aggregate import aggregate
-        aggregate(root, plots=not args.no_plots)
+        aggregate(root, Path(args.joblist), plots=not args.no_plots)
         return 0
     if args.slurm:
         from jobs.slurm import submit, wait_for
