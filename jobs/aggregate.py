@@ -33,9 +33,9 @@ from jobs.line_state import read_json  # noqa: E402
 
 #: Settings that do not make a variant: they identify the run or are columns of their own.
 NOT_VARIANT = {"space", "task_index", "sample_sizes", "transfer_sample_sizes", "seed", "device"}
-#: Per-space reference values (correlation_trainer/main.py SPACE_DEFAULTS).
+#: Per-space reference values: main.py's SPACE_DEFAULTS, and the ZCP encoding of the FBNet headline.
 SPACE_REFERENCE = {"nb201": {"transfer_lr": 3e-3, "transfer_epochs": 40},
-                   "fbnet": {"transfer_lr": 1e-3, "transfer_epochs": 30}}
+                   "fbnet": {"transfer_lr": 1e-3, "transfer_epochs": 30, "representation": "adj_gin_zcp"}}
 KEY_COLUMNS = ["study", "method", "variant", "space", "task", "target_device", "source_size", "k", "trial"]
 GROUP_COLUMNS = ["study", "method", "variant", "space", "task", "source_size", "k"]
 
