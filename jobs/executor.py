@@ -13,6 +13,7 @@ after a stop, a crash or a requeue completes the list.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 from typing import List, Optional, Sequence
@@ -42,6 +43,8 @@ def build_parser() -> argparse.ArgumentParser:
     mode.add_argument("--aggregate", action="store_true",
                       help="collect the done lines into tidy_results.csv, summary.md and plots/")
     mode.add_argument("--run-task", nargs=2, metavar=("MANIFEST", "INDEX"), help=argparse.SUPPRESS)
+    p.add_argument("--study", action="append", metavar="NAME",
+                   help="only the lines of this study (a '# study: NAME' group); repeatable")
     p.add_argument("--dry-run", action="store_true", help="print what would run and change nothing")
     p.add_argument("--results", metavar="DIR", help="results folder (default: results/<job list name>)")
     p.add_argument("--max-parallel", type=int, metavar="K",
@@ -73,6 +76,18 @@ def dry_run(lines: Sequence[JobLine], root: Path) -> None:
             print("         " + " ".join(build_argv(line, folder.out_dir)))
 
 
+def last_error_line(log: Optional[str]) -> str:
+    """The last non-empty line of a log file ('' if there is none)."""
+    try:
+        with open(log, "rb") as stream:
+            stream.seek(0, 2)
+            stream.seek(max(0, stream.tell() - 4096))
+            lines = [l.strip() for l in stream.read().decode(errors="replace").splitlines() if l.strip()]
+    except (OSError, TypeError):
+        return ""
+    return lines[-1][:200] if lines else ""
+
+
 def print_status(all_lines: Sequence[JobLine], root: Path) -> int:
     """Print every line's state (failures with their log) and the counts; 1 if any failed."""
     live = live_slurm_jobs()
@@ -84,6 +99,8 @@ def print_status(all_lines: Sequence[JobLine], root: Path) -> int:
         extra = ""
         if status.state == "failed":
             extra = f"  {status.detail.get('reason', '')}; log {status.detail.get('stderr', '-')}"
+            last = last_error_line(status.detail.get("stderr"))
+            extra += f"\n         {last}" if last else ""
         elif status.state == "running":
             extra = f"  pid {status.detail.get('pid')} on {status.detail.get('host')}; log {status.log}"
         elif status.state == "queued":
@@ -108,6 +125,12 @@ def run(args: argparse.Namespace) -> int:
     if args.max_parallel is not None and args.max_parallel < 1:
         raise NasflatError("--max-parallel K needs K of at least 1")
     all_lines = load_job_list(Path(args.joblist))
+    if args.study:
+        unknown = sorted(set(args.study) - {line.study for line in all_lines})
+        if unknown:
+            known = ", ".join(dict.fromkeys(line.study for line in all_lines if line.study))
+            raise NasflatError(f"{args.joblist} has no study {', '.join(unknown)}; its studies: {known or 'none'}")
+        all_lines = [line for line in all_lines if line.study in args.study]
     lines = executable_lines(all_lines)
     root = results_root(args)
     if args.status:
@@ -141,7 +164,11 @@ def main(argv: Optional[List[str]] = None) -> int:
     def action() -> None:
         status[0] = run(args)
 
-    code = run_reporting_errors(action, "interrupted: rerun the same command to resume")
+    try:
+        code = run_reporting_errors(action, "interrupted: rerun the same command to resume")
+    except BrokenPipeError:  # output piped into a program that stopped reading (e.g. head)
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
     return code or status[0]
 
 

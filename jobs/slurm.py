@@ -77,28 +77,31 @@ def submit(lines: Sequence[JobLine], results_root: Path, repo_root: Path, python
     live = live_slurm_jobs()
     todo = [line for line in lines
             if LineFolder(results_root, line.line_id).status(live if live is not None else set()).state not in (DONE, RUNNING, QUEUED)]
-    say(f"{len(lines) - len(todo)} of {len(lines)} line(s) done, running or queued; submitting {len(todo)}")
+    say(f"{len(lines) - len(todo)} of {len(lines)} line(s) done, running or queued; "
+        f"{'would submit' if dry_run else 'submitting'} {len(todo)}")
     if not todo:
         return []
     if not dry_run and shutil.which("sbatch") is None:
         raise SlurmError("sbatch was not found on PATH; run on a SLURM login node or use --local N")
     logs, slurm_dir = results_root / "logs", results_root / "slurm"
-    logs.mkdir(parents=True, exist_ok=True)
-    slurm_dir.mkdir(parents=True, exist_ok=True)
+    if not dry_run:
+        logs.mkdir(parents=True, exist_ok=True)
+        slurm_dir.mkdir(parents=True, exist_ok=True)
     stamp = time.strftime("%Y%m%d-%H%M%S") + f"-{os.getpid()}"
     job_ids = []
     for number, (group, members) in enumerate(group_by_resources(todo).items()):
         manifest = slurm_dir / f"{stamp}-{number}.json"
         script = slurm_dir / f"{stamp}-{number}.sh"
-        write_json(manifest, {"results_root": str(results_root), "lines": [asdict(m) for m in members]})
-        script.write_text(batch_script(python, repo_root, manifest))
         argv = sbatch_argv(group, len(members), script, logs, max_parallel, partition, account,
                            time_limit, job_name)
         if dry_run:
             say("would run: " + shlex.join(argv))
+            say("  where the script runs: " + batch_script(python, repo_root, manifest).splitlines()[-1])
             for index, member in enumerate(members):
                 say(f"  task {index}: {member.line_id} (line {member.line_number}) {member.command}")
             continue
+        write_json(manifest, {"results_root": str(results_root), "lines": [asdict(m) for m in members]})
+        script.write_text(batch_script(python, repo_root, manifest))
         shown = subprocess.run(argv, capture_output=True, text=True)
         if shown.returncode != 0:
             raise SlurmError(f"sbatch failed: {' '.join(shown.stderr.split()) or shown.returncode}")
