@@ -36,6 +36,8 @@ NOT_VARIANT = {"space", "task_index", "sample_sizes", "transfer_sample_sizes", "
 #: Per-space reference values: main.py's SPACE_DEFAULTS, and the ZCP encoding of the FBNet headline.
 SPACE_REFERENCE = {"nb201": {"transfer_lr": 3e-3, "transfer_epochs": 40},
                    "fbnet": {"transfer_lr": 1e-3, "transfer_epochs": 30, "representation": "adj_gin_zcp"}}
+#: Study of the lines that follow no "# study:" line.
+DEFAULT_STUDY = "default"
 KEY_COLUMNS = ["study", "method", "variant", "space", "task", "target_device", "source_size", "k", "trial"]
 GROUP_COLUMNS = ["study", "method", "variant", "space", "task", "source_size", "k"]
 
@@ -75,7 +77,7 @@ def collect(results_root: Path, studies: Optional[Dict[str, List[str]]] = None) 
     list it (a line shared by two studies counts in both); by default the study in its marker."""
     frames = []
     for record in done_lines(results_root):
-        line_studies = (studies or {}).get(record["id"]) or [record.get("study") or "-"]
+        line_studies = (studies or {}).get(record["id"]) or [record.get("study") or DEFAULT_STUDY]
         for csv in sorted(Path(record["folder"], "out").glob("**/*_trials.csv")):
             frame = read_results_csv(csv)
             if frame.empty:
@@ -152,8 +154,8 @@ def study_membership(joblist: Optional[Path]) -> Optional[Dict[str, List[str]]]:
     membership: Dict[str, List[str]] = {}
     for line in load_job_list(joblist):
         studies = membership.setdefault(line.line_id, [])
-        if (line.study or "-") not in studies:
-            studies.append(line.study or "-")
+        if (line.study or DEFAULT_STUDY) not in studies:
+            studies.append(line.study or DEFAULT_STUDY)
     return membership
 
 
