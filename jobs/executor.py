@@ -102,7 +102,8 @@ def print_status(all_lines: Sequence[JobLine], root: Path) -> int:
             last = last_error_line(status.detail.get("stderr"))
             extra += f"\n         {last}" if last else ""
         elif status.state == "running":
-            extra = f"  pid {status.detail.get('pid')} on {status.detail.get('host')}; log {status.log}"
+            extra = (f"  pid {status.detail.get('command_pid', status.detail.get('pid'))} on "
+                     f"{status.detail.get('host')}; log {status.log}")
         elif status.state == "queued":
             extra = f"  slurm {status.detail.get('slurm_job')}"
         elif status.state == "done":

@@ -82,16 +82,17 @@ class LineRun:
         self.logs = dict(log_paths or {})
         self.started = time.time()
         argv = build_argv(self.line, self.folder.out_dir.resolve())
-        write_json(self.folder.running_file, {
-            "id": self.line.line_id, "command": self.line.command, "argv": argv, "pid": os.getpid(),
-            "host": socket.gethostname(), "started": self.started, **self.logs, **_slurm_ids(),
-        })
+        running = {"id": self.line.line_id, "command": self.line.command, "argv": argv, "pid": os.getpid(),
+                   "host": socket.gethostname(), "started": self.started, **self.logs, **_slurm_ids()}
+        write_json(self.folder.running_file, running)
         self.folder.clear("failed", "queued")
         try:
             self.process = subprocess.Popen(argv, cwd=self.repo_root, stdout=stdout, stderr=stderr,
                                             stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent)
         except OSError as exc:
             self.finish(127, reason=f"cannot start the command: {exc.strerror or exc}")
+            return True
+        write_json(self.folder.running_file, {**running, "command_pid": self.process.pid})
         return True
 
     def finish(self, returncode: int, reason: str = "") -> str:

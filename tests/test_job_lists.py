@@ -201,6 +201,7 @@ def test_killed_executor_resumes_without_duplicates(tmp_path):
         child = int(shown[0]) if shown else None
         time.sleep(0.05)
     assert child is not None, "no line in flight when the executor was killed"
+    assert f"pid {child} on" in executor(joblist, "--status", "--results", results).stdout
     os.kill(process.pid, signal.SIGKILL)
     process.wait()
     before = done_markers(results)
