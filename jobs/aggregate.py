@@ -18,7 +18,7 @@ import math
 import sys
 from dataclasses import fields
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -72,9 +72,11 @@ def done_lines(results_root: Path) -> List[Dict]:
     return markers
 
 
-def collect(results_root: Path, studies: Optional[Dict[str, List[str]]] = None) -> pd.DataFrame:
-    """Every trial row of every done line, tidy. ``studies`` maps a line id to the studies that
-    list it (a line shared by two studies counts in both); by default the study in its marker."""
+def collect(results_root: Path, studies: Optional[Dict[str, List[str]]] = None,
+            study_order: Sequence[str] = ()) -> pd.DataFrame:
+    """Every trial row of every done line, tidy, studies in job-list order. ``studies`` maps a
+    line id to the studies that list it (a line shared by two studies counts in both); by default
+    the study in its marker. ``study_order``: the job list's studies in file order."""
     frames = []
     for record in done_lines(results_root):
         line_studies = (studies or {}).get(record["id"]) or [record.get("study") or DEFAULT_STUDY]
@@ -93,7 +95,11 @@ def collect(results_root: Path, studies: Optional[Dict[str, List[str]]] = None) 
     tidy = tidy.drop_duplicates(subset=KEY_COLUMNS + ["line_id"], keep="last")
     first = KEY_COLUMNS + ["spr", "kdt", "n_eval", "hw_source", "line_id"]
     ordered = [c for c in first if c in tidy.columns] + [c for c in tidy.columns if c not in first]
-    return tidy[ordered].sort_values(KEY_COLUMNS, kind="stable").reset_index(drop=True)
+    tidy = tidy[ordered]
+    order = list(dict.fromkeys(list(study_order) + list(tidy["study"])))
+    rank = tidy["study"].map({study: i for i, study in enumerate(order)})
+    tidy = tidy.assign(_rank=rank).sort_values(["_rank"] + KEY_COLUMNS[1:], kind="stable")
+    return tidy.drop(columns="_rank").reset_index(drop=True)
 
 
 def summarise(tidy: pd.DataFrame) -> pd.DataFrame:
@@ -145,18 +151,23 @@ def markdown(summary: pd.DataFrame) -> str:
     return "\n".join(parts)
 
 
-def study_membership(joblist: Optional[Path]) -> Optional[Dict[str, List[str]]]:
-    """Line id -> the studies of the job list that contain that command."""
+def study_membership(joblist: Optional[Path]) -> Tuple[Dict[str, List[str]], List[str]]:
+    """Line id -> the studies of the job list that contain that command; and the studies in file
+    order (both empty without a job list)."""
     if joblist is None:
-        return None
+        return {}, []
     from jobs.job_list import load_job_list
 
     membership: Dict[str, List[str]] = {}
+    order: List[str] = []
     for line in load_job_list(joblist):
+        study = line.study or DEFAULT_STUDY
         studies = membership.setdefault(line.line_id, [])
-        if (line.study or DEFAULT_STUDY) not in studies:
-            studies.append(line.study or DEFAULT_STUDY)
-    return membership
+        if study not in studies:
+            studies.append(study)
+        if study not in order:
+            order.append(study)
+    return membership, order
 
 
 def aggregate(results_root: Path, joblist: Optional[Path] = None, plots: bool = True,
@@ -166,7 +177,7 @@ def aggregate(results_root: Path, joblist: Optional[Path] = None, plots: bool = 
     results_root = Path(results_root)
     if not (results_root / "lines").is_dir():
         raise NasflatError(f"{results_root} holds no job-list results (no lines/ folder)")
-    tidy = collect(results_root, study_membership(joblist))
+    tidy = collect(results_root, *study_membership(joblist))
     summary = summarise(tidy)
     write_csv(tidy, results_root / "tidy_results.csv")
     write_csv(summary, results_root / "summary.csv")
