@@ -141,13 +141,17 @@ def run_task(manifest_path: Path, index: int, repo_root: Path) -> int:
     if run.process is None:
         return 1
 
-    def stop(signum, frame):
-        run.stop()
-        sys.exit(128 + signum)
+    def interrupt(signum, frame):  # leave the wait first: stopping inside it would deadlock
+        raise KeyboardInterrupt
 
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
-    code = run.process.wait()
+    signal.signal(signal.SIGTERM, interrupt)
+    signal.signal(signal.SIGINT, interrupt)
+    try:
+        code = run.process.wait()
+    except KeyboardInterrupt:
+        run.stop()
+        print(f"line {line.line_id}: interrupted; a later submission runs it again")
+        return 130
     state = run.finish(code)
     print(f"line {line.line_id}: {state} (exit status {code})")
     return 0 if state == "done" else 1

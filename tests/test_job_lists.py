@@ -271,3 +271,26 @@ def test_slurm_array_runs_every_line_once(slurm, tmp_path):
     assert done_markers(results) == markers  # nothing re-ran
     rows = trial_rows(results)
     assert len(rows) == 2 * 2 and not rows.duplicated(["run_key", "target_device", "trial", "k"]).any()
+
+
+def test_slurm_cancel_mid_list_then_resubmit_completes(slurm, tmp_path):
+    joblist, results = quick_list(tmp_path / "quick.log", failing=False), tmp_path / "results"
+    env = slurm.env
+    submitted = executor(joblist, "--slurm", "--max-parallel", 1, "--results", results, env=env, check=True)
+    job = submitted.stdout.split("submitted array ")[1].split(":")[0]
+    deadline = time.time() + 120
+    while "1 running" not in executor(joblist, "--status", "--results", results, env=env).stdout:
+        assert time.time() < deadline, "no line started"
+        time.sleep(0.3)
+    subprocess.run(["scancel", job], env=env, check=True)
+    while subprocess.run(["squeue", "-h", "-j", job], env=env, capture_output=True, text=True).stdout.strip():
+        assert time.time() < deadline, "the cancelled array stayed in the queue"
+        time.sleep(0.3)
+    status = executor(joblist, "--status", "--results", results, env=env).stdout
+    assert "0 running, 0 queued, 1 failed, 1 pending" in status and "interrupted" in status
+
+    again = executor(joblist, "--slurm", "--results", results, "--wait", env=env)
+    assert "0 of 2 line(s) done, running or queued; submitting 2" in again.stdout, again.stdout + again.stderr
+    assert "2 done, 0 running, 0 queued, 0 failed, 0 pending" in again.stdout
+    rows = trial_rows(results)
+    assert len(rows) == 2 * 2 and not rows.duplicated(["run_key", "target_device", "trial", "k"]).any()
