@@ -1,4 +1,4 @@
-"""``parallelized_executor.sh``: run a job list on SLURM or locally, resumably; status; aggregate.
+"""parallelized_executor.sh: Run a job list on SLURM or locally, resumably; status; aggregate.
 
     parallelized_executor.sh JOBLIST --local N        run the lines N at a time on this machine
     parallelized_executor.sh JOBLIST --slurm [opts]   submit one SLURM job array over the lines
@@ -32,7 +32,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 
 def build_parser() -> argparse.ArgumentParser:
     """Every option of the executor."""
-    p = argparse.ArgumentParser(prog="parallelized_executor.sh", description=__doc__.split("\n")[0],
+    p = argparse.ArgumentParser(prog="parallelized_executor.sh", description=__doc__.split("\n")[0].split(": ", 1)[1],
                                 formatter_class=argparse.RawDescriptionHelpFormatter,
                                 epilog="\n".join(__doc__.split("\n")[2:]))
     p.add_argument("joblist", nargs="?", help="job-list file (EXECUTE,JOB_ID,GPU,MEM,NTASKS,<command> lines)")

@@ -116,7 +116,7 @@ def submit(lines: Sequence[JobLine], results_root: Path, repo_root: Path, python
     return job_ids
 
 
-def wait_for(job_ids: Sequence[str], poll_s: float = 5.0, say: Callable[[str], None] = print) -> None:
+def wait_for(job_ids: Sequence[str], poll_s: float = 5.0) -> None:
     """Block until SLURM lists none of ``job_ids`` any more."""
     while job_ids:
         shown = subprocess.run(["squeue", "-h", "-j", ",".join(job_ids), "-o", "%i"],
