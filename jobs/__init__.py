@@ -1,0 +1,1 @@
+"""Job lists: parse them, run their lines locally or on SLURM, resume, aggregate and plot."""

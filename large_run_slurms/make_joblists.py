@@ -1,0 +1,126 @@
+"""Write the job lists of this folder (run from anywhere: ``python large_run_slurms/make_joblists.py``).
+
+- ``unified_joblist.log``: the NASFLAT studies (spec sections 6-10): the 12-task headline, samplers,
+  supplementary encodings, GNN type, hardware-embedding placement and transfer, source sample
+  sizes (4-128 and 512), and from scratch (``--sample_sizes 0``).
+- ``help_unified_joblist.log``, ``multipredict_unified_joblist.log``: the HELP and MultiPredict
+  baselines on the 12 tasks (their predictors are not built yet, so the lines are marked False).
+
+Each study starts with a ``# study: NAME`` line. Every study varies one thing from the headline
+setting; an experiment that two studies share is the same command, so it has one id and runs once.
+A line is marked False when it needs an encoding or predictor that is not built yet.
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Dict, List, Tuple
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from nas_embedding_suite.encodings import AVAILABLE  # noqa: E402
+
+HERE = Path(__file__).resolve().parent
+TASKS = [("nb201", t) for t in range(6)] + [("fbnet", t) for t in range(6)]
+#: Headline settings per space (spec section 9); --sample_sizes default: 16 (nb201), 800 (fbnet).
+HEADLINE = {
+    "nb201": {"--representation": "adj_gin", "--num_trials": "5", "--transfer_sample_sizes": "5 10 20"},
+    "fbnet": {"--representation": "adj_gin_zcp", "--num_trials": "3", "--transfer_sample_sizes": "20"},
+}
+#: (MEM in MB, NTASKS) per space.
+RESOURCES = {"nb201": (8000, 2), "fbnet": (16000, 2)}
+SAMPLING_METRICS = ["random", "params", "flops", "latency", "accuracy"]
+VECTOR_METRICS = ["zcp", "arch2vec", "cate", "a2vcatezcp"]
+VECTOR_METHODS = ["kmeans", "cosine", "cosine_greedy", "kmeancosine"]
+REPRESENTATIONS = ["adj_gin", "adj_gin_pf", "adj_gin_zcp", "adj_gin_arch2vec", "adj_gin_cate", "adj_gin_a2vcatezcp"]
+SOURCE_SIZES = [4, 8, 16, 32, 64, 128, 512]
+#: main.py defaults: a change equal to one is left out, so equal experiments are equal commands.
+DEFAULTS = {"--sampling_metric": "flops", "--sampling_method": "kmeancosine", "--gnn_type": "ensemble"}
+DEFAULT_SOURCE_SIZE = {"nb201": "16", "fbnet": "800"}
+
+
+def command(space: str, task: int, changes: Dict[str, str], flags: Tuple[str, ...] = ()) -> Tuple[str, bool]:
+    """The headline command of (space, task) with ``changes``; and whether it can run today."""
+    options = {"--space": space, "--task_index": str(task), **HEADLINE[space], **changes}
+    metric = options.get("--sampling_metric", "flops")
+    for name, value in {**DEFAULTS, "--sample_sizes": DEFAULT_SOURCE_SIZE[space]}.items():
+        if options.get(name) == value:
+            del options[name]
+    words = ["python", "correlation_trainer/main.py"]
+    for name, value in options.items():
+        words += [name] + value.split()
+    words += list(flags) + ["--no_progress"]
+    encodings = {options["--representation"][len("adj_gin_"):]} - {""}
+    if metric in VECTOR_METRICS + ["pf"]:
+        encodings.add(metric)
+    runnable = encodings <= set(AVAILABLE[space]) and not (metric == "accuracy" and space != "nb201")
+    return " ".join(words), runnable
+
+
+def line(number: int, space: str, cmd: str, runnable: bool) -> str:
+    mem, ntasks = RESOURCES[space]
+    return f"{runnable},{number},False,{mem},{ntasks},{cmd}"
+
+
+def unified() -> List[str]:
+    """The lines of unified_joblist.log."""
+    studies: List[Tuple[str, str, List[Tuple[str, Dict[str, str], Tuple[str, ...]]]]] = []
+    every = lambda changes, flags=(): [(s, t, changes, flags) for s, t in TASKS]  # noqa: E731
+    studies.append(("headline", "NASFLAT on the 12 tasks (spec section 9): the README results table", every({})))
+    sampler_runs = []
+    for space, task in (("nb201", 0), ("fbnet", 0)):
+        for metric in SAMPLING_METRICS:
+            sampler_runs.append((space, task, {"--sampling_metric": metric}, ()))
+        for metric in VECTOR_METRICS:
+            for method in VECTOR_METHODS:
+                sampler_runs.append((space, task, {"--sampling_metric": metric, "--sampling_method": method}, ()))
+    studies.append(("samplers", "choice of the k target (and source) archs (spec section 6), tasks ND and FD", sampler_runs))
+    studies.append(("encodings", "supplementary encodings (spec section 7)",
+                    [run for rep in REPRESENTATIONS for run in every({"--representation": rep})]))
+    studies.append(("gnn_type", "graph layer: dense, gat, ensemble (the headline)",
+                    [run for gnn in ("dense", "gat", "ensemble") for run in every({"--gnn_type": gnn})]))
+    studies.append(("hw_embedding", "hardware embedding op-wise (headline) or to the head; with and "
+                    "without initialising the target's row from the closest source",
+                    [run for flags in ((), ("--hwemb_to_mlp",), ("--no-transfer_hwemb",),
+                                       ("--hwemb_to_mlp", "--no-transfer_hwemb")) for run in every({}, flags)]))
+    studies.append(("source_sizes", "source archs per source device: 4-128 and 512",
+                    [run for size in SOURCE_SIZES for run in every({"--sample_sizes": str(size)})]))
+    studies.append(("from_scratch", "no pretraining: fine-tune an untrained model on the k samples",
+                    every({"--sample_sizes": "0"})))
+    out = ["# NASFLAT job list: EXECUTE,JOB_ID,GPU,MEM,NTASKS,<command> (written by make_joblists.py).",
+           "# Lines marked False need an encoding that is not built yet (arch2vec, cate, NB201 zcp)."]
+    number = 0
+    for name, description, runs in studies:
+        out += ["", f"# study: {name}", f"# {description}"]
+        for space, task, changes, flags in runs:
+            number += 1
+            out.append(line(number, space, *command(space, task, changes, flags)))
+    return out
+
+
+def baseline(predictor: str, k: Dict[str, str], sizes: Dict[str, str]) -> List[str]:
+    """The lines of a baseline's job list (all False until the predictor exists)."""
+    out = [f"# {predictor} baseline (spec section 10): EXECUTE,JOB_ID,GPU,MEM,NTASKS,<command>.",
+           f"# Marked False: --predictor {predictor} is not built yet.", "", f"# study: {predictor}"]
+    for number, (space, task) in enumerate(TASKS, start=1):
+        cmd = (f"python correlation_trainer/main.py --predictor {predictor} --space {space} --task_index {task} "
+               f"--sample_sizes {sizes[space]} --transfer_sample_sizes {k[space]} --num_trials 3 --no_progress")
+        out.append(line(number, space, cmd, False))
+    return out
+
+
+def main() -> None:
+    """Write the three job lists."""
+    files = {
+        "unified_joblist.log": unified(),
+        "help_unified_joblist.log": baseline("help", {"nb201": "10", "fbnet": "10"}, {"nb201": "900", "fbnet": "4000"}),
+        "multipredict_unified_joblist.log": baseline("multipredict", {"nb201": "5 10 20", "fbnet": "20"},
+                                                     {"nb201": "16", "fbnet": "800"}),
+    }
+    for name, lines in files.items():
+        (HERE / name).write_text("\n".join(lines) + "\n")
+        print(f"{name}: {sum(1 for l in lines if l[:1] in 'TF' and ',' in l)} lines")
+
+
+if __name__ == "__main__":
+    main()
