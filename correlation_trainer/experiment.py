@@ -43,7 +43,7 @@ class ExperimentConfig:
     batch_size: int = 128
     transfer_lr: float = 3e-3
     transfer_epochs: int = 40
-    transfer_batch_size: int = 16
+    transfer_batch_size: Optional[int] = None  # None: all k samples in one batch
     transfer_hwemb: bool = True
     hwemb_to_mlp: bool = False
     gnn_type: str = "ensemble"
@@ -238,7 +238,7 @@ class Experiment:
             if epoch >= c.transfer_epochs - self.protocol.epochs_averaged:
                 scores_per_epoch.append(predict(model, self.data, eval_archs, target))
 
-        settings = FitSettings(c.transfer_epochs, c.transfer_lr, c.transfer_batch_size,
+        settings = FitSettings(c.transfer_epochs, c.transfer_lr, c.transfer_batch_size or k,
                                c.weight_decay, c.eta_min)
         fit(model, self.data, archs, np.full(k, target), settings, _torch_generator(seq),
             on_epoch_end=evaluate, progress=bar.update)

@@ -41,10 +41,14 @@ from nas_embedding_suite.spaces import get_space, list_spaces  # noqa: E402
 from nas_embedding_suite.spaces.base import GRAPH_MODES  # noqa: E402
 from nas_embedding_suite.tasks import TaskSuite  # noqa: E402
 
-#: Reference settings that differ between spaces (NASFLAT spec, sections 4 and 9).
+#: Defaults that differ between spaces. Source sizes, transfer lr and epochs are the reference
+#: settings (NASFLAT spec, sections 4 and 9); dropout, the fine-tuning batch and the sampler were
+#: chosen by measurement (README, "Choosing the defaults").
 SPACE_DEFAULTS = {
-    "nb201": {"sample_sizes": [16], "transfer_lr": 3e-3, "transfer_epochs": 40},
-    "fbnet": {"sample_sizes": [800], "transfer_lr": 1e-3, "transfer_epochs": 30},
+    "nb201": {"sample_sizes": [16], "transfer_lr": 3e-3, "transfer_epochs": 40, "dropout": 0.0,
+              "transfer_batch_size": None, "sampling_metric": "flops"},
+    "fbnet": {"sample_sizes": [800], "transfer_lr": 1e-3, "transfer_epochs": 30, "dropout": 0.1,
+              "transfer_batch_size": 16, "sampling_metric": "random"},
 }
 
 
@@ -71,7 +75,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="fine-tuning learning rate. Default: 3e-3 (nb201), 1e-3 (fbnet)")
     p.add_argument("--transfer_epochs", type=int, default=None,
                    help="fine-tuning epochs. Default: 40 (nb201), 30 (fbnet)")
-    p.add_argument("--transfer_batch_size", type=int, default=16, help="fine-tuning batch size")
+    p.add_argument("--transfer_batch_size", type=int, default=None,
+                   help="fine-tuning batch size (0 = all k samples in one batch). "
+                        "Default: all k (nb201), 16 (fbnet)")
     p.add_argument("--transfer_hwemb", action=argparse.BooleanOptionalAction, default=True,
                    help="initialise the target's hardware embedding from the most correlated source")
     p.add_argument("--hwemb_to_mlp", action=argparse.BooleanOptionalAction, default=False,
@@ -79,10 +85,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--gnn_type", default="ensemble", choices=GNN_TYPES, help="graph layer type")
     p.add_argument("--ensemble_fuse_method", default="add", choices=FUSE_METHODS,
                    help="how the ensemble layer fuses its two branches")
-    p.add_argument("--dropout", type=float, default=0.1, help="dropout of the head and encoding MLP")
-    p.add_argument("--sampling_metric", default="flops", choices=list_sampling_metrics(),
+    p.add_argument("--dropout", type=float, default=None,
+                   help="dropout of the head and encoding MLP. Default: 0 (nb201), 0.1 (fbnet)")
+    p.add_argument("--sampling_metric", default=None, choices=list_sampling_metrics(),
                    help="what the sampler of the k target archs looks at (flops: one arch from "
-                        "each of k equal FLOPs buckets)")
+                        "each of k equal FLOPs buckets). Default: flops (nb201), random (fbnet)")
     p.add_argument("--sampling_method", default="kmeancosine", choices=list_sampling_methods(),
                    help="how vector metrics (encodings) choose")
     p.add_argument("--source_sampon", action=argparse.BooleanOptionalAction, default=True,
@@ -109,19 +116,23 @@ def build_parser() -> argparse.ArgumentParser:
 def make_config(args: argparse.Namespace, space: str, task_index: int) -> ExperimentConfig:
     """The :class:`ExperimentConfig` of parsed flags, with the per-space defaults filled in."""
     defaults = SPACE_DEFAULTS[space]
+
+    def pick(name):
+        value = getattr(args, name)
+        return defaults[name] if value is None else value
+
+    batch = pick("transfer_batch_size")
     return ExperimentConfig(
         space=space, task_index=task_index, representation=args.representation,
-        graph_mode=args.graph_mode,
-        sample_sizes=tuple(args.sample_sizes if args.sample_sizes is not None else defaults["sample_sizes"]),
+        graph_mode=args.graph_mode, sample_sizes=tuple(pick("sample_sizes")),
         transfer_sample_sizes=tuple(args.transfer_sample_sizes), seed=args.seed, epochs=args.epochs,
         lr=args.lr, weight_decay=args.weight_decay, eta_min=args.eta_min, batch_size=args.batch_size,
-        transfer_lr=args.transfer_lr if args.transfer_lr is not None else defaults["transfer_lr"],
-        transfer_epochs=args.transfer_epochs if args.transfer_epochs is not None else defaults["transfer_epochs"],
-        transfer_batch_size=args.transfer_batch_size, transfer_hwemb=args.transfer_hwemb,
+        transfer_lr=pick("transfer_lr"), transfer_epochs=pick("transfer_epochs"),
+        transfer_batch_size=batch or None, transfer_hwemb=args.transfer_hwemb,
         hwemb_to_mlp=args.hwemb_to_mlp, gnn_type=args.gnn_type,
-        ensemble_fuse_method=args.ensemble_fuse_method, dropout=args.dropout, sampling_metric=args.sampling_metric,
-        sampling_method=args.sampling_method, source_sampon=args.source_sampon,
-        eval_protocol=args.eval_protocol, device=args.device,
+        ensemble_fuse_method=args.ensemble_fuse_method, dropout=pick("dropout"),
+        sampling_metric=pick("sampling_metric"), sampling_method=args.sampling_method,
+        source_sampon=args.source_sampon, eval_protocol=args.eval_protocol, device=args.device,
     )
 
 
@@ -135,8 +146,10 @@ def check_args(args: argparse.Namespace) -> None:
         raise NasflatError("--sample_sizes must be 0 or positive")
     if any(k < 1 for k in args.transfer_sample_sizes):
         raise NasflatError("--transfer_sample_sizes must be positive")
-    if args.transfer_batch_size < 2:
-        raise NasflatError("--transfer_batch_size must be at least 2 (the loss compares pairs)")
+    if args.transfer_batch_size is not None and args.transfer_batch_size != 0 and args.transfer_batch_size < 2:
+        raise NasflatError("--transfer_batch_size must be 0 (all k) or at least 2 (the loss compares pairs)")
+    if args.dropout is not None and not 0.0 <= args.dropout < 1.0:
+        raise NasflatError("--dropout must be in [0, 1)")
     if args.device.startswith("cuda") and not torch.cuda.is_available():
         raise NasflatError(f"--device {args.device} was asked for, but torch sees no CUDA device")
 

@@ -18,6 +18,7 @@ from typing import Dict, List, Tuple
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from correlation_trainer.main import SPACE_DEFAULTS  # noqa: E402
 from nas_embedding_suite.encodings import AVAILABLE  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
@@ -34,16 +35,20 @@ VECTOR_METRICS = ["zcp", "arch2vec", "cate", "a2vcatezcp"]
 VECTOR_METHODS = ["kmeans", "cosine", "cosine_greedy", "kmeancosine"]
 REPRESENTATIONS = ["adj_gin", "adj_gin_pf", "adj_gin_zcp", "adj_gin_arch2vec", "adj_gin_cate", "adj_gin_a2vcatezcp"]
 SOURCE_SIZES = [4, 8, 16, 32, 64, 128, 512]
-#: main.py defaults: a change equal to one is left out, so equal experiments are equal commands.
-DEFAULTS = {"--sampling_metric": "flops", "--sampling_method": "kmeancosine", "--gnn_type": "ensemble"}
-DEFAULT_SOURCE_SIZE = {"nb201": "16", "fbnet": "800"}
+#: main.py defaults per space: a change equal to one is left out, so equal experiments are equal
+#: commands.
+DEFAULTS = {
+    space: {"--sampling_metric": values["sampling_metric"], "--sampling_method": "kmeancosine",
+            "--gnn_type": "ensemble", "--sample_sizes": " ".join(map(str, values["sample_sizes"]))}
+    for space, values in SPACE_DEFAULTS.items()
+}
 
 
 def command(space: str, task: int, changes: Dict[str, str], flags: Tuple[str, ...] = ()) -> Tuple[str, bool]:
     """The headline command of (space, task) with ``changes``; and whether it can run today."""
     options = {"--space": space, "--task_index": str(task), **HEADLINE[space], **changes}
-    metric = options.get("--sampling_metric", "flops")
-    for name, value in {**DEFAULTS, "--sample_sizes": DEFAULT_SOURCE_SIZE[space]}.items():
+    metric = options.get("--sampling_metric", DEFAULTS[space]["--sampling_metric"])
+    for name, value in DEFAULTS[space].items():
         if options.get(name) == value:
             del options[name]
     words = ["python", "correlation_trainer/main.py"]

@@ -8,7 +8,7 @@ import torch
 
 from correlation_trainer.evaluation import HonestProtocol, PaperProtocol
 from correlation_trainer.experiment import Experiment, ExperimentConfig, closest_source
-from correlation_trainer.main import main
+from correlation_trainer.main import build_parser, main, make_config
 from correlation_trainer.ranking_loss import pairwise_hinge_loss
 from correlation_trainer.samplers import SamplingContext, build_sampler, list_sampling_methods
 from correlation_trainer.task_data import TaskData, minmax_per_device
@@ -216,6 +216,8 @@ def test_fbnet_quick_with_zcp(tmp_path):
     (["--device", "cuda"], "no CUDA device"),
     (["--num_trials", "0"], "--num_trials must be at least 1"),
     (["--sampling_metric", "zcp"], "not available for nb201"),
+    (["--transfer_batch_size", "1"], "--transfer_batch_size must be 0 (all k) or at least 2"),
+    (["--dropout", "1.5"], "--dropout must be in [0, 1)"),
 ])
 def test_bad_input_gives_one_line(argv, fragment, tmp_path, capsys):
     base = ["--task_index", "9999", "--epochs", "1", "--transfer_epochs", "1", "--num_trials", "1",
@@ -248,3 +250,18 @@ def test_results_keep_the_na_label(tmp_path):
     merge_csv(pd.DataFrame({"run_key": ["a"], "task": ["NA"], "spr": [0.9]}), path)
     merge_csv(pd.DataFrame({"run_key": ["b"], "task": ["ND"], "spr": [0.8]}), path)
     assert read_results_csv(path)["task"].tolist() == ["NA", "ND"]
+
+
+def test_per_space_defaults_and_explicit_flags():
+    parser = build_parser()
+    nb201 = make_config(parser.parse_args([]), "nb201", 0)
+    assert (nb201.dropout, nb201.transfer_batch_size, nb201.sampling_metric) == (0.0, None, "flops")
+    assert nb201.sample_sizes == (16,) and nb201.transfer_lr == 3e-3
+    fbnet = make_config(parser.parse_args(["--space", "fbnet"]), "fbnet", 0)
+    assert (fbnet.dropout, fbnet.transfer_batch_size, fbnet.sampling_metric) == (0.1, 16, "random")
+    assert fbnet.sample_sizes == (800,) and fbnet.transfer_epochs == 30
+    explicit = make_config(parser.parse_args(["--dropout", "0.2", "--transfer_batch_size", "8",
+                                              "--sampling_metric", "params"]), "nb201", 0)
+    assert (explicit.dropout, explicit.transfer_batch_size, explicit.sampling_metric) == (0.2, 8, "params")
+    whole = make_config(parser.parse_args(["--space", "fbnet", "--transfer_batch_size", "0"]), "fbnet", 0)
+    assert whole.transfer_batch_size is None  # 0 = all k samples in one batch
