@@ -170,6 +170,9 @@ def check_args(args: argparse.Namespace) -> None:
     if args.target_device_file:
         if len(transfer_sizes(args)) != 1 or (args.sample_sizes is not None and len(args.sample_sizes) != 1):
             raise NasflatError("with --target_device_file give one --transfer_sample_sizes and one --sample_sizes value")
+        if args.eval_protocol != "honest":
+            raise NasflatError("with --target_device_file the evaluation is every held-out row of the file "
+                               "(--eval_protocol honest)")
         if args.sampling_metric == "latency":
             raise NasflatError("--sampling_metric latency is an oracle and cannot choose the samples of a "
                                "measured device; use flops (default), params, random or an encoding")
