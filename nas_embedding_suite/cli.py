@@ -1,4 +1,4 @@
-"""``python -m nas_embedding_suite``: inspect the data, the devices and the task suite.
+"""``python -m nas_embedding_suite``: inspect the data, the devices and the task suite; measure a device.
 
 Every subcommand takes ``--data_dir`` (default: ``$NASFLAT_DATA_DIR``, then ./data, then
 ../shared/data). Errors are printed as one line (exit status 2), never as a traceback.
@@ -234,7 +234,7 @@ def build_parser() -> argparse.ArgumentParser:
         "measure", cmd_measure,
         "time architectures on this machine and append them to a device file (resumable)",
     )
-    command.add_argument("--space", required=True, choices=spaces)
+    command.add_argument("--space", required=True, choices=spaces, help="search space")
     command.add_argument("--device-name", required=True, help="name of this device in the file and results")
     command.add_argument("--indices", nargs="+", default=None, help="architecture indices or arch strings")
     command.add_argument("--indices-file", default=None,
