@@ -119,13 +119,13 @@ def _resolve_row(space, path: Path, number: int, index_text: str, arch_text: str
         raise DataError(f"{path} line {number}: {exc}") from None
 
 
-def read_device_file(path: Path, space, name: Optional[str] = None) -> MeasuredDevice:
+def read_device_file(path: Path, space, name: Optional[str] = None, allow_empty: bool = False) -> MeasuredDevice:
     """Read and check a device file of ``space`` (a :class:`SearchSpace`).
 
     Errors (one line each, naming file and line): a missing file, a header without the columns
     index, arch, latency_ms, a file of another space, an arch string not in the space, an index
     out of range or disagreeing with its arch, a missing or non-numeric latency, an architecture
-    listed twice, a file without rows.
+    listed twice, a file without rows (unless ``allow_empty``).
     """
     path = Path(path)
     try:
@@ -164,7 +164,7 @@ def read_device_file(path: Path, space, name: Optional[str] = None) -> MeasuredD
         seen[index] = number
         indices.append(index)
         latencies.append(latency)
-    if not indices:
+    if not indices and not allow_empty:
         raise DataError(f"{path} has no measurements")
     device_name = name or metadata.get("device") or path.stem
     return MeasuredDevice(device_name, space.name, np.asarray(indices, dtype=np.int64),
@@ -197,7 +197,7 @@ class DeviceFileWriter:
         self.space = space
         self.done: Dict[int, float] = {}
         if self.path.is_file() and self.path.stat().st_size > 0:
-            existing = read_device_file(self._without_partial_line(), space)
+            existing = read_device_file(self._without_partial_line(), space, allow_empty=True)
             for key in ("device",) + compare:
                 if key in metadata and existing.metadata.get(key) != metadata[key]:
                     raise NasflatError(

@@ -11,9 +11,9 @@ from correlation_trainer import predict as predict_cli
 from correlation_trainer.main import main as trainer_main
 from correlation_trainer.samplers import choose_new_device_samples
 from nas_embedding_suite.cli import main as data_main
-from nas_embedding_suite.device_file import read_device_file
+from nas_embedding_suite.device_file import DeviceFileWriter, read_device_file
 from nas_embedding_suite.errors import DataError, NasflatError
-from nas_embedding_suite.measure import MeasureProtocol, build_network, measure_archs
+from nas_embedding_suite.measure import MeasureProtocol, build_network, device_file_metadata, measure_archs
 
 TINY = MeasureProtocol(batch_size=1, threads=1, warmup=1, repeats=3)
 TINY_FLAGS = ["--warmup", "1", "--repeats", "3", "--threads", "1", "--no-progress"]
@@ -38,6 +38,8 @@ def test_network_builders_give_the_analytic_params(nb201, fbnet):
 def test_measure_writes_a_valid_file_and_resumes_after_interruption(nb201, tmp_path):
     path = tmp_path / "tiny.csv"
     archs = [1651, 10270, 12]
+    # interrupted before the first row: the header only
+    DeviceFileWriter(path, nb201, device_file_metadata(nb201, "tiny", TINY), ("protocol",)).close()
 
     def interrupt(index, ms):
         raise KeyboardInterrupt
@@ -115,8 +117,8 @@ def test_end_to_end_on_the_quick_task_with_local_measurements(nb201, tmp_path, c
     by_index = predictions.set_index("index")
     for line in lines[1:]:
         index, _, score, ms, _ = line.split(",")
-        assert float(score) == pytest.approx(by_index.loc[int(index), "score"], abs=1e-5)
-        assert float(ms) == pytest.approx(by_index.loc[int(index), "predicted_latency_ms"], rel=1e-5)
+        assert float(score) == pytest.approx(by_index.loc[int(index), "score"], abs=1e-4)  # float32 batches
+        assert float(ms) == pytest.approx(by_index.loc[int(index), "predicted_latency_ms"], rel=1e-3)
 
 
 def write_file(path, rows, space="nb201"):
