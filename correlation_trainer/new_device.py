@@ -122,7 +122,8 @@ def write_new_device_outputs(config: ExperimentConfig, data: TaskData, measured:
         trial_spr = np.array([r.spr for r in runs])
         trial_kdt = np.array([r.kdt for r in runs])
         rows = [{"ranking": f"NASFLAT, mean of {len(runs)} trial(s)", "spr": trial_spr.mean(),
-                 "kdt": trial_kdt.mean(), "spr_std": trial_spr.std(), "kdt_std": trial_kdt.std()}]
+                 "kdt": trial_kdt.mean(), "spr_std": trial_spr.std(ddof=1) if len(runs) > 1 else 0.0,
+                 "kdt_std": trial_kdt.std(ddof=1) if len(runs) > 1 else 0.0}]
         if len(runs) > 1:
             rows.append({"ranking": f"NASFLAT, ensemble of {len(runs)} trials",
                          **rank_correlations(scores[eval_archs], truth)})
