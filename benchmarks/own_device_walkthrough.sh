@@ -26,6 +26,6 @@ step $PY -m nas_embedding_suite measure --space fbnet --device-name "$NAME" --sa
 step $PY -m nas_embedding_suite measure --space fbnet --device-name "$NAME" --sampler random --k 100 \
     --seed 1 --out "measurements/fbnet_$NAME.csv"
 step $PY correlation_trainer/main.py --space fbnet --task_index FD --representation adj_gin_zcp \
-    --epochs 30 --num_trials 1 --target_device_file "measurements/fbnet_$NAME.csv" --name_desc "${NAME}_fbnet"
+    --epochs 30 --num_trials 1 --threads 1 --target_device_file "measurements/fbnet_$NAME.csv" --name_desc "${NAME}_fbnet"
 
 echo "walkthrough: $((SECONDS - START)) s"
