@@ -8,7 +8,7 @@ import hashlib
 import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -86,6 +86,7 @@ class TransferResult:
     eval_archs: np.ndarray
     predicted: np.ndarray
     measured: np.ndarray
+    model_state: Optional[Dict[str, torch.Tensor]] = None  # the fine-tuned weights, when kept
 
 
 def _seed_sequence(*parts: int) -> np.random.SeedSequence:
@@ -113,12 +114,33 @@ def closest_source(data: TaskData, target: int, archs: np.ndarray) -> int:
     return best
 
 
+def build_predictor(config: ExperimentConfig, data: TaskData, num_devices: int) -> NASFLATModel:
+    """A freshly initialised NASFLAT model for ``config`` on ``data``'s space and encoding."""
+    supp_dim = 0 if data.supplementary is None else data.supplementary.shape[1]
+    return NASFLATModel(
+        num_ops=len(data.space.node_op_names),
+        num_devices=num_devices,
+        gnn_type=config.gnn_type,
+        ensemble_fuse_method=config.ensemble_fuse_method,
+        hwemb_to_mlp=config.hwemb_to_mlp,
+        supp_dim=supp_dim,
+        dropout=config.dropout,
+    )
+
+
 class Experiment:
     """Runs an :class:`ExperimentConfig` on a task's data, trial by trial."""
 
     def __init__(self, config: ExperimentConfig, data: TaskData, unit_dir: Optional[Path] = None,
-                 show_progress: bool = True):
+                 show_progress: bool = True,
+                 transfer_samples: Optional[Dict[Tuple[int, int], np.ndarray]] = None,
+                 keep_models: bool = False):
+        """``transfer_samples[(target, k)]``, when given, are the k samples of that target in every
+        trial instead of the sampler's choice (measured device files); ``keep_models`` keeps each
+        fine-tuned model's weights in its :class:`TransferResult`."""
         self.config = config
+        self.transfer_samples = dict(transfer_samples or {})
+        self.keep_models = keep_models
         self.data = data
         self.unit_dir = unit_dir
         self.show_progress = show_progress
@@ -132,16 +154,7 @@ class Experiment:
 
     def build_model(self) -> NASFLATModel:
         """A freshly initialised predictor for this task (seed it before calling)."""
-        supp_dim = 0 if self.data.supplementary is None else self.data.supplementary.shape[1]
-        return NASFLATModel(
-            num_ops=len(self.data.space.node_op_names),
-            num_devices=len(self.data.task.devices),
-            gnn_type=self.config.gnn_type,
-            ensemble_fuse_method=self.config.ensemble_fuse_method,
-            hwemb_to_mlp=self.config.hwemb_to_mlp,
-            supp_dim=supp_dim,
-            dropout=self.config.dropout,
-        ).to(self.torch_device)
+        return build_predictor(self.config, self.data, len(self.data.task.devices)).to(self.torch_device)
 
     def unit_epochs(self, source_size: int) -> int:
         """Epochs one (trial, source size) unit trains (for the progress bar)."""
@@ -217,7 +230,10 @@ class Experiment:
         rng = np.random.default_rng(seq)
         measured = self.data.measured(target)
         context = SamplingContext(self.data.space, self.data.table.values[target], self._vectors)
-        archs = np.asarray(self.sampler(measured, k, rng, context), dtype=np.int64)
+        if (target, k) in self.transfer_samples:
+            archs = np.asarray(self.transfer_samples[(target, k)], dtype=np.int64)
+        else:
+            archs = np.asarray(self.sampler(measured, k, rng, context), dtype=np.int64)
         if len(np.unique(archs)) != k:
             raise NasflatError(f"sampler {c.sampling_metric} returned duplicate architectures")
 
@@ -251,4 +267,6 @@ class Experiment:
             kdt=float(np.mean([m["kdt"] for m in metrics])),
             n_eval=len(eval_archs), hw_source=hw_source, transfer_archs=archs,
             eval_archs=eval_archs, predicted=scores_per_epoch[-1], measured=truth,
+            model_state={n: t.detach().cpu().clone() for n, t in model.state_dict().items()}
+            if self.keep_models else None,
         )

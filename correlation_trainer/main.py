@@ -3,16 +3,23 @@
     python correlation_trainer/main.py                       # NB201 headline: task ND, 16 source
                                                              # archs, k = 5/10/20, 3 trials
     python correlation_trainer/main.py --space fbnet --task_index 0 --representation adj_gin_zcp
+    python correlation_trainer/main.py --task_index ND --choose_samples 20   # what to measure
+    python correlation_trainer/main.py --task_index ND --target_device_file measurements/my.csv
 
 Writes ``<out_dir>/<name_desc>/<space>_samp_eff.csv`` (one row per target device, source size
 and k, with the full configuration and spr, kdt, spr_std, kdt_std), ``aggr_<space>_samp_eff.csv``
 (averaged over the task's targets), ``<space>_trials.csv`` (one row per trial) and the raw
 predictions of every (trial, source size) unit under ``units/`` (npz). A rerun with the same
-settings reuses finished units. Errors are printed as one line (exit status 2).
+settings reuses finished units. With ``--target_device_file`` (devices measured with
+``python -m nas_embedding_suite measure``) the files are the targets, and the run also writes the
+predicted latency of every architecture, an evaluation beside the FLOPs and closest-source rankings
+and a checkpoint of the adapted predictor (see ``new_device.py``). Errors are printed as one line
+(exit status 2).
 """
 from __future__ import annotations
 
 import argparse
+import hashlib
 import os
 import sys
 import tempfile
@@ -29,6 +36,9 @@ import torch  # noqa: E402
 from correlation_trainer.evaluation import list_protocols  # noqa: E402
 from correlation_trainer.experiment import Experiment, ExperimentConfig  # noqa: E402
 from correlation_trainer.models.graph_layers import FUSE_METHODS, GNN_TYPES  # noqa: E402
+from correlation_trainer.new_device import (  # noqa: E402
+    fixed_transfer_samples, load_measured, write_choice, write_new_device_outputs,
+)
 from correlation_trainer.representations import encoding_of, list_representations  # noqa: E402
 from correlation_trainer.results import (  # noqa: E402
     averaged_table, format_results, merge_csv, per_device_table, results_frame,
@@ -69,8 +79,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sample_sizes", type=int, nargs="+", default=None,
                    help="source archs per source device (several allowed; 0 = no pretraining). "
                         "Default: 16 (nb201), 800 (fbnet)")
-    p.add_argument("--transfer_sample_sizes", type=int, nargs="+", default=[5, 10, 20],
-                   help="k: target samples to fine-tune on (several allowed)")
+    p.add_argument("--transfer_sample_sizes", type=int, nargs="+", default=None,
+                   help="k: target samples to fine-tune on (several allowed). Default: 5 10 20; "
+                        "20 with --target_device_file")
     p.add_argument("--transfer_lr", type=float, default=None,
                    help="fine-tuning learning rate. Default: 3e-3 (nb201), 1e-3 (fbnet)")
     p.add_argument("--transfer_epochs", type=int, default=None,
@@ -110,6 +121,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="cpu", help="torch device (cpu, cuda, cuda:1...)")
     p.add_argument("--threads", type=int, default=min(2, os.cpu_count() or 1), help="torch CPU threads")
     p.add_argument("--no_progress", action="store_true", help="no progress bars")
+    p.add_argument("--target_device_file", nargs="+", default=None, metavar="FILE",
+                   help="device files measured with `python -m nas_embedding_suite measure`: the targets "
+                        "instead of the task's; the transfer samples are the --choose_samples "
+                        "architectures (same sampler, k and seed), the rest of each file is held out")
+    p.add_argument("--choose_samples", type=int, default=None, metavar="K",
+                   help="only print the K architectures a new device must have measured as transfer "
+                        "samples (sampler --sampling_metric, seed --seed), then stop")
+    p.add_argument("--write_indices", default=None, metavar="FILE",
+                   help="with --choose_samples: also write them to FILE (index,arch lines; "
+                        "`measure --indices-file FILE` reads it)")
     return p
 
 
@@ -125,7 +146,7 @@ def make_config(args: argparse.Namespace, space: str, task_index: int) -> Experi
     return ExperimentConfig(
         space=space, task_index=task_index, representation=args.representation,
         graph_mode=args.graph_mode, sample_sizes=tuple(pick("sample_sizes")),
-        transfer_sample_sizes=tuple(args.transfer_sample_sizes), seed=args.seed, epochs=args.epochs,
+        transfer_sample_sizes=tuple(transfer_sizes(args)), seed=args.seed, epochs=args.epochs,
         lr=args.lr, weight_decay=args.weight_decay, eta_min=args.eta_min, batch_size=args.batch_size,
         transfer_lr=pick("transfer_lr"), transfer_epochs=pick("transfer_epochs"),
         transfer_batch_size=batch or None, transfer_hwemb=args.transfer_hwemb,
@@ -136,6 +157,13 @@ def make_config(args: argparse.Namespace, space: str, task_index: int) -> Experi
     )
 
 
+def transfer_sizes(args: argparse.Namespace):
+    """The k values: as given, else 20 for measured device files and 5, 10, 20 otherwise."""
+    if args.transfer_sample_sizes is not None:
+        return args.transfer_sample_sizes
+    return [20] if args.target_device_file else [5, 10, 20]
+
+
 def check_args(args: argparse.Namespace) -> None:
     """Reject values argparse cannot check, with one clear line each."""
     for name in ("num_trials", "epochs", "batch_size", "threads"):
@@ -144,8 +172,21 @@ def check_args(args: argparse.Namespace) -> None:
             raise NasflatError(f"--{name} must be at least {minimum}")
     if args.sample_sizes is not None and any(s < 0 for s in args.sample_sizes):
         raise NasflatError("--sample_sizes must be 0 or positive")
-    if any(k < 1 for k in args.transfer_sample_sizes):
+    if any(k < 1 for k in transfer_sizes(args)):
         raise NasflatError("--transfer_sample_sizes must be positive")
+    if args.choose_samples is not None and args.choose_samples < 1:
+        raise NasflatError("--choose_samples must be at least 1")
+    if args.write_indices is not None and args.choose_samples is None:
+        raise NasflatError("--write_indices needs --choose_samples K")
+    if args.target_device_file:
+        if len(transfer_sizes(args)) != 1 or (args.sample_sizes is not None and len(args.sample_sizes) != 1):
+            raise NasflatError("with --target_device_file give one --transfer_sample_sizes and one --sample_sizes value")
+        if args.eval_protocol != "honest":
+            raise NasflatError("with --target_device_file the evaluation is every held-out row of the file "
+                               "(--eval_protocol honest)")
+        if args.sampling_metric == "latency":
+            raise NasflatError("--sampling_metric latency is an oracle and cannot choose the samples of a "
+                               "measured device; use flops, params, random or an encoding")
     if args.transfer_batch_size is not None and args.transfer_batch_size != 0 and args.transfer_batch_size < 2:
         raise NasflatError("--transfer_batch_size must be 0 (all k) or at least 2 (the loss compares pairs)")
     if args.dropout is not None and not 0.0 <= args.dropout < 1.0:
@@ -172,15 +213,32 @@ def run(args: argparse.Namespace) -> None:
     data_dir = DataDirectory.resolve(args.data_dir)
     task = TaskSuite.load().resolve(args.space, args.task_index)
     config = make_config(args, task.space, task.index)
+    space = get_space(task.space, data_dir)
+    if args.choose_samples is not None:
+        print(write_choice(space, config, args.choose_samples, args.write_indices), end="")
+        if args.write_indices:
+            print(f"{args.choose_samples} architectures written to {args.write_indices}", file=sys.stderr)
+        return
     encoding = encoding_of(config.representation)
+    measured = load_measured(args.target_device_file, space) if args.target_device_file else []
     out_dir = prepare_out_dir(Path(args.out_dir) / args.name_desc)
 
     started = time.perf_counter()
-    data = TaskData.build(task, get_space(task.space, data_dir), encoding, config.graph_mode)
-    experiment = Experiment(config, data, unit_dir=out_dir / "units", show_progress=not args.no_progress)
+    data = TaskData.build(task, space, encoding, config.graph_mode)
+    samples = None
+    if measured:
+        data = data.with_measured_targets(measured)
+        samples = fixed_transfer_samples(data, measured, config)
+    experiment = Experiment(config, data, unit_dir=None if measured else out_dir / "units",
+                            show_progress=not args.no_progress, transfer_samples=samples,
+                            keep_models=bool(measured))
     results = experiment.run(range(args.num_trials))
 
-    row_config = {"run_key": config.run_key(args.num_trials), **asdict(config), "task": task.label,
+    run_key = config.run_key(args.num_trials)
+    if measured:  # the same settings on other measurements are another run
+        files = "".join(Path(m.path).read_text(encoding="utf-8") for m in measured)
+        run_key = hashlib.sha256((run_key + files).encode()).hexdigest()[:12]
+    row_config = {"run_key": run_key, **asdict(config), "task": task.label,
                   "num_trials": args.num_trials, "name_desc": args.name_desc}
     trials = results_frame(results, row_config, task.label)
     per_device = per_device_table(trials)
@@ -191,6 +249,8 @@ def run(args: argparse.Namespace) -> None:
     print(f"task {task.label} ({task.space}), {config.representation}, sampler {config.sampling_metric}, "
           f"{args.num_trials} trial(s), protocol {config.eval_protocol}")
     print(format_results(per_device, averaged))
+    if measured:
+        print(write_new_device_outputs(config, data, measured, results, out_dir))
     print(f"results in {out_dir} ({time.perf_counter() - started:.1f} s)")
 
 

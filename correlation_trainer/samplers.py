@@ -175,3 +175,26 @@ def build_sampler(metric: str, method: str = "kmeancosine") -> Callable:
     raise NasflatError(
         f"unknown sampling metric '{metric}'; valid: {', '.join(list_sampling_metrics())}"
     )
+
+
+#: Stream number that keeps new-device draws apart from the experiment's own seed sequences.
+NEW_DEVICE_STREAM = 7_000_001
+
+
+def choose_new_device_samples(space, k: int, metric: str = "flops", method: str = "kmeancosine",
+                              seed: int = 0) -> np.ndarray:
+    """The k architectures to measure on a device with no measurements yet, sorted.
+
+    The sampler runs over the whole space with a generator seeded by (seed, k) only, so the
+    trainer's ``--choose_samples``, ``measure --sampler`` and the transfer on a measured device
+    file all name the same architectures. The latency sampler (an oracle) cannot be used here.
+    """
+    if metric == "latency":
+        raise NasflatError(
+            "the latency sampler is an oracle (it needs the device's latencies); choose the samples "
+            "of a new device with flops, params, random, accuracy (nb201) or an encoding"
+        )
+    rng = np.random.default_rng(np.random.SeedSequence([int(seed) & 0xFFFFFFFF, int(k), NEW_DEVICE_STREAM]))
+    pool = np.arange(space.num_archs, dtype=np.int64)
+    chosen = build_sampler(metric, method)(pool, k, rng, SamplingContext(space))
+    return np.sort(np.asarray(chosen, dtype=np.int64))

@@ -2,11 +2,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import List, Optional
+from typing import List, Optional, Sequence
 
 import numpy as np
 import torch
 
+from nas_embedding_suite.device_file import MeasuredDevice
+from nas_embedding_suite.devices import Device
 from nas_embedding_suite.encodings import load_encoding
 from nas_embedding_suite.errors import NasflatError
 from nas_embedding_suite.latency_table import LatencyTable, load_latency_table
@@ -61,6 +63,34 @@ class TaskData:
             node_mask=torch.from_numpy(graphs.node_mask),
             supplementary=supplementary,
         )
+
+    def with_measured_targets(self, measured: Sequence[MeasuredDevice]) -> "TaskData":
+        """The task's sources with ``measured`` devices (device files) as its only targets.
+
+        Each file becomes a latency-table row (NaN where it has no measurement), min-max scaled
+        over its measured architectures like every other target.
+        """
+        names = [m.name for m in measured]
+        for device in measured:
+            if device.space != self.space.name:
+                raise NasflatError(f"{device.path} holds {device.space} latencies, not {self.space.name}")
+            if device.name in self.task.train:
+                raise NasflatError(
+                    f"measured device '{device.name}' ({device.path}) has the name of a source device "
+                    f"of task {self.task.label}; give it another name (# device: line or file name)"
+                )
+            if names.count(device.name) > 1:
+                raise NasflatError(f"two device files are named '{device.name}'; device names must differ")
+        sources = self.table.subset(list(self.task.train))
+        rows = np.stack([m.row(self.space.num_archs) for m in measured])
+        devices = sources.devices + [
+            Device(m.name, self.space.name, "measured", m.protocol.get("batch_size"), "device file", "ms",
+                   str(m.path), m.metadata.get("machine", ""))
+            for m in measured
+        ]
+        table = LatencyTable(self.space, devices, np.vstack([sources.values, rows]))
+        task = replace(self.task, test=tuple(names))
+        return replace(self, task=task, table=table, targets=minmax_per_device(table.values))
 
     def to(self, device: torch.device) -> "TaskData":
         """A copy whose tensors live on ``device``."""

@@ -1,4 +1,4 @@
-"""``python -m nas_embedding_suite``: inspect the data, the devices and the task suite.
+"""``python -m nas_embedding_suite``: inspect the data, the devices and the task suite; measure a device.
 
 Every subcommand takes ``--data_dir`` (default: ``$NASFLAT_DATA_DIR``, then ./data, then
 ../shared/data). Errors are printed as one line (exit status 2), never as a traceback.
@@ -128,6 +128,52 @@ def cmd_download(args, data_dir: None) -> None:
     print(f"data ready in {Path(args.dest).resolve()}; use --data_dir {args.dest} or {ENV_VAR}")
 
 
+def read_arch_list(path: Path, space) -> List[int]:
+    """Architecture indices from a file: one index or arch string per line (the first CSV column;
+    blank lines, ``#`` comments and a header line ``index`` or ``arch`` are skipped)."""
+    try:
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise NasflatError(f"cannot read architecture list {path}: {exc.strerror or exc}") from None
+    indices = []
+    for line in lines:
+        text = line.strip()
+        if not text or text.startswith("#"):
+            continue
+        first = text.split(",", 1)[0].strip()
+        if first not in ("index", "arch"):
+            indices.append(space.resolve_arch(first))
+    return indices
+
+
+def measure_indices(args, space) -> List[int]:
+    """The architectures ``measure`` should time: listed, read from a file, or chosen by a sampler."""
+    given = sum(x is not None for x in (args.indices, args.indices_file, args.sampler))
+    if given != 1:
+        raise NasflatError("give exactly one of --indices, --indices-file or --sampler (with --k)")
+    if args.sampler is not None:
+        if args.k is None or args.k < 1:
+            raise NasflatError("--sampler needs --k, the number of architectures to choose (>= 1)")
+        from correlation_trainer.samplers import choose_new_device_samples
+
+        return choose_new_device_samples(space, args.k, args.sampler, args.sampling_method, args.seed).tolist()
+    if args.indices_file is not None:
+        return read_arch_list(args.indices_file, space)
+    return [space.resolve_arch(a) for a in args.indices]
+
+
+def cmd_measure(args, data_dir: DataDirectory) -> None:
+    from .measure import MeasureProtocol, measure_archs, summarise
+
+    space = get_space(args.space, data_dir)
+    protocol = MeasureProtocol(args.batch_size, args.threads, args.warmup, args.repeats, args.torch_device)
+    protocol.check()
+    indices = measure_indices(args, space)
+    out = Path(args.out) if args.out else Path("measurements") / f"{args.space}_{args.device_name}.csv"
+    device = measure_archs(space, indices, out, args.device_name, protocol, show_progress=not args.no_progress)
+    print(summarise(device, indices))
+
+
 def cmd_summary(args, data_dir: DataDirectory) -> None:
     print(f"data directory: {data_dir.root}")
     cmd_list_spaces(args, data_dir)
@@ -184,6 +230,29 @@ def build_parser() -> argparse.ArgumentParser:
     command.add_argument("--test-size", "-n", type=int, required=True, help="number of target devices")
     command.add_argument("--seed", type=int, default=0, help="seed of the Kernighan-Lin bisection")
     command.add_argument("--devices", nargs="+", default=None, help="candidate devices (default: all)")
+    command = add(
+        "measure", cmd_measure,
+        "time architectures on this machine and append them to a device file (resumable)",
+    )
+    command.add_argument("--space", required=True, choices=spaces, help="search space")
+    command.add_argument("--device-name", required=True, help="name of this device in the file and results")
+    command.add_argument("--indices", nargs="+", default=None, help="architecture indices or arch strings")
+    command.add_argument("--indices-file", default=None,
+                         help="file with one index or arch string per line (first CSV column)")
+    command.add_argument("--sampler", default=None,
+                         help="choose --k architectures with this sampling metric (flops, params, random, ...), "
+                              "exactly as the trainer's --choose_samples does")
+    command.add_argument("--k", type=int, default=None, help="number of architectures the sampler chooses")
+    command.add_argument("--sampling-method", default="kmeancosine", help="method for encoding samplers")
+    command.add_argument("--seed", type=int, default=0, help="sampler seed (the trainer's --seed)")
+    command.add_argument("--out", default=None,
+                         help="device file to write or resume (default: measurements/<space>_<device-name>.csv)")
+    command.add_argument("--batch-size", type=int, default=1, help="input batch size")
+    command.add_argument("--threads", type=int, default=1, help="torch CPU threads")
+    command.add_argument("--warmup", type=int, default=10, help="untimed forward passes per architecture")
+    command.add_argument("--repeats", type=int, default=30, help="timed forward passes; the median is kept")
+    command.add_argument("--torch-device", default="cpu", help="cpu, cuda or cuda:N")
+    command.add_argument("--no-progress", action="store_true", help="no progress bar")
     command = add("download", cmd_download, "fetch every data file from its public origin and verify it")
     command.add_argument("--dest", default=str(REPO_ROOT / "data"), help="target folder (default: ./data)")
     return parser
