@@ -11,43 +11,13 @@ Each run is a separate process; peak RSS is that process's maximum resident set 
 from __future__ import annotations
 
 import argparse
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-MAIN = ROOT / "correlation_trainer" / "main.py"
-
-
-# Runs main.py in a child process and reports that process's own peak resident set size.
-CHILD = """
-import resource, runpy, sys
-sys.argv = sys.argv[1:]
-try:
-    runpy.run_path(sys.argv[0], run_name="__main__")
-except SystemExit as exc:
-    if exc.code:
-        raise
-print(f"PEAK_RSS_KIB {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}")
-"""
-
-
-def timed_run(args, label: str) -> None:
-    started = time.perf_counter()
-    result = subprocess.run([sys.executable, "-c", CHILD, str(MAIN), *args, "--no_progress"],
-                            cwd=ROOT, capture_output=True, text=True)
-    wall = time.perf_counter() - started
-    if result.returncode != 0:
-        print(f"{label}: failed\n{result.stderr}")
-        return
-    lines = result.stdout.splitlines()
-    peak = int(next(line for line in lines if line.startswith("PEAK_RSS_KIB")).split()[1])
-    mean = [line for line in lines if "MEAN" in line]
-    print(f"{label}: wall {wall:.1f} s, peak RSS {peak / 1024:.0f} MiB")
-    for line in mean:
-        print(f"    {line.strip()}")
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from main_timing import ROOT, timed_run  # noqa: E402
 
 
 def full_space_inference(data_dir) -> None:
@@ -66,7 +36,7 @@ def full_space_inference(data_dir) -> None:
     space = get_space("nb201", DataDirectory.resolve(data_dir))
     data = TaskData.build(TaskSuite.load().by_label("ND"), space)
     torch.manual_seed(0)
-    model = Experiment(ExperimentConfig(), data, show_progress=False).build_model()
+    model = Experiment(ExperimentConfig(), data, show_progress=False).predictor.build_model()
     archs = np.arange(space.num_archs)
     predict(model, data, archs[:100], 9)  # warm-up
     started = time.perf_counter()

@@ -33,7 +33,8 @@ import torch
 from nas_embedding_suite.errors import DataError, NasflatError
 from nas_embedding_suite.safe_loading import load_torch_file
 
-from .experiment import ExperimentConfig, build_predictor
+from .experiment import ExperimentConfig
+from .predictors import build_nasflat_model
 from .task_data import TaskData
 from .training import predict
 
@@ -69,7 +70,7 @@ class AdaptedPredictor:
         self.target(name)
         models = []
         for state in self.states[name]:
-            model = build_predictor(self.config, data, len(self.devices))
+            model = build_nasflat_model(self.config, data, len(self.devices))
             model.load_state_dict(state)
             models.append(model)
         return models

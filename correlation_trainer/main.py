@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import json
 import os
 import sys
 import tempfile
@@ -36,6 +37,7 @@ import torch  # noqa: E402
 from correlation_trainer.evaluation import list_protocols  # noqa: E402
 from correlation_trainer.experiment import Experiment, ExperimentConfig  # noqa: E402
 from correlation_trainer.models.graph_layers import FUSE_METHODS, GNN_TYPES  # noqa: E402
+from correlation_trainer.predictors import PREDICTORS, list_predictors  # noqa: E402
 from correlation_trainer.new_device import (  # noqa: E402
     fixed_transfer_samples, load_measured, write_choice, write_new_device_outputs,
 )
@@ -68,7 +70,12 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python correlation_trainer/main.py", description=__doc__.split("\n")[0],
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
+    p.add_argument("--predictor", default="nasflat", choices=list_predictors(),
+                   help="nasflat (the GNN), or a reference: flops, params (rank by them), "
+                        "closest_device (the best-correlated source device's latencies on the k samples)")
     p.add_argument("--space", default="nb201", choices=list_spaces(), help="search space")
+    p.add_argument("--meta_episodes", type=int, default=2000,
+                   help="--predictor help: meta-training episodes (8 source devices each)")
     p.add_argument("--task_index", default="0",
                    help="task index within the space (0-5, 9999 = quick task) or a label such as ND")
     p.add_argument("--representation", default="adj_gin", choices=list_representations(),
@@ -78,7 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "cut: the spec's graph, nodes off every input-to-output path removed")
     p.add_argument("--sample_sizes", type=int, nargs="+", default=None,
                    help="source archs per source device (several allowed; 0 = no pretraining). "
-                        "Default: 16 (nb201), 800 (fbnet)")
+                        "Default: 16 (nb201), 800 (fbnet); help and multipredict: 900 (nb201), 4000 (fbnet)")
     p.add_argument("--transfer_sample_sizes", type=int, nargs="+", default=None,
                    help="k: target samples to fine-tune on (several allowed). Default: 5 10 20; "
                         "20 with --target_device_file")
@@ -115,7 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--eval_protocol", default="honest", choices=list_protocols(),
                    help="honest: all measured target archs but the k samples, last epoch; "
                         "paper: the original's archs 0..127 incl. samples, mean of last 4 epochs")
-    p.add_argument("--name_desc", default="nasflat", help="results subfolder name")
+    p.add_argument("--name_desc", default=None, help="results subfolder name. Default: the --predictor")
     p.add_argument("--out_dir", default="results", help="results folder")
     p.add_argument("--data_dir", default=None, help=f"data directory (default: ${ENV_VAR}, ./data, ../shared/data)")
     p.add_argument("--device", default="cpu", help="torch device (cpu, cuda, cuda:1...)")
@@ -143,9 +150,12 @@ def make_config(args: argparse.Namespace, space: str, task_index: int) -> Experi
         return defaults[name] if value is None else value
 
     batch = pick("transfer_batch_size")
+    # every baseline draws the k samples that NASFLAT's default run draws (same seeds)
+    sample_seed_size = None if args.predictor == "nasflat" else defaults["sample_sizes"][0]
     return ExperimentConfig(
-        space=space, task_index=task_index, representation=args.representation,
-        graph_mode=args.graph_mode, sample_sizes=tuple(pick("sample_sizes")),
+        predictor=args.predictor, sample_seed_size=sample_seed_size, space=space,
+        task_index=task_index, representation=args.representation, graph_mode=args.graph_mode,
+        sample_sizes=tuple(source_sizes(args, space)),
         transfer_sample_sizes=tuple(transfer_sizes(args)), seed=args.seed, epochs=args.epochs,
         lr=args.lr, weight_decay=args.weight_decay, eta_min=args.eta_min, batch_size=args.batch_size,
         transfer_lr=pick("transfer_lr"), transfer_epochs=pick("transfer_epochs"),
@@ -153,8 +163,17 @@ def make_config(args: argparse.Namespace, space: str, task_index: int) -> Experi
         hwemb_to_mlp=args.hwemb_to_mlp, gnn_type=args.gnn_type,
         ensemble_fuse_method=args.ensemble_fuse_method, dropout=pick("dropout"),
         sampling_metric=pick("sampling_metric"), sampling_method=args.sampling_method,
-        source_sampon=args.source_sampon, eval_protocol=args.eval_protocol, device=args.device,
+        source_sampon=args.source_sampon, meta_episodes=args.meta_episodes,
+        eval_protocol=args.eval_protocol, device=args.device,
     )
+
+
+def source_sizes(args: argparse.Namespace, space: str):
+    """Source archs per device: as given, else the predictor's own default, else the space's."""
+    if args.sample_sizes is not None:
+        return args.sample_sizes
+    own = PREDICTORS.get(args.predictor).source_sizes
+    return [own[space]] if space in own else SPACE_DEFAULTS[space]["sample_sizes"]
 
 
 def transfer_sizes(args: argparse.Namespace):
@@ -166,8 +185,8 @@ def transfer_sizes(args: argparse.Namespace):
 
 def check_args(args: argparse.Namespace) -> None:
     """Reject values argparse cannot check, with one clear line each."""
-    for name in ("num_trials", "epochs", "batch_size", "threads"):
-        minimum = 0 if name == "epochs" else 1
+    for name in ("num_trials", "epochs", "batch_size", "threads", "meta_episodes"):
+        minimum = 0 if name in ("epochs", "meta_episodes") else 1
         if getattr(args, name) < minimum:
             raise NasflatError(f"--{name} must be at least {minimum}")
     if args.sample_sizes is not None and any(s < 0 for s in args.sample_sizes):
@@ -179,6 +198,8 @@ def check_args(args: argparse.Namespace) -> None:
     if args.write_indices is not None and args.choose_samples is None:
         raise NasflatError("--write_indices needs --choose_samples K")
     if args.target_device_file:
+        if args.predictor != "nasflat":
+            raise NasflatError("--target_device_file works with --predictor nasflat (it writes a NASFLAT checkpoint)")
         if len(transfer_sizes(args)) != 1 or (args.sample_sizes is not None and len(args.sample_sizes) != 1):
             raise NasflatError("with --target_device_file give one --transfer_sample_sizes and one --sample_sizes value")
         if args.eval_protocol != "honest":
@@ -209,6 +230,8 @@ def prepare_out_dir(path: Path) -> Path:
 def run(args: argparse.Namespace) -> None:
     """Run the experiment the flags describe."""
     check_args(args)
+    if args.name_desc is None:
+        args.name_desc = args.predictor
     torch.set_num_threads(args.threads)
     data_dir = DataDirectory.resolve(args.data_dir)
     task = TaskSuite.load().resolve(args.space, args.task_index)
@@ -239,7 +262,8 @@ def run(args: argparse.Namespace) -> None:
         files = "".join(Path(m.path).read_text(encoding="utf-8") for m in measured)
         run_key = hashlib.sha256((run_key + files).encode()).hexdigest()[:12]
     row_config = {"run_key": run_key, **asdict(config), "task": task.label,
-                  "num_trials": args.num_trials, "name_desc": args.name_desc}
+                  "num_trials": args.num_trials, "name_desc": args.name_desc,
+                  "predictor_settings": json.dumps(experiment.predictor.settings(), sort_keys=True)}
     trials = results_frame(results, row_config, task.label)
     per_device = per_device_table(trials)
     averaged = averaged_table(trials)

@@ -22,10 +22,10 @@ from nas_embedding_suite.errors import NasflatError
 
 from .checkpoint import AdaptedPredictor, latency_map
 from .evaluation import rank_correlations
-from .experiment import ExperimentConfig, TransferResult, closest_source
+from .experiment import ExperimentConfig, TransferResult
 from .results import write_csv
 from .samplers import choose_new_device_samples
-from .task_data import TaskData
+from .task_data import TaskData, closest_source
 from .training import predict
 
 CHECKPOINT_FOLDER = "predictor"

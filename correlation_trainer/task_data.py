@@ -6,6 +6,7 @@ from typing import List, Optional, Sequence
 
 import numpy as np
 import torch
+from scipy.stats import spearmanr
 
 from nas_embedding_suite.device_file import MeasuredDevice
 from nas_embedding_suite.devices import Device
@@ -133,3 +134,18 @@ class TaskData:
                     f"target device {self.device_name(device)} has {count} measured architectures; "
                     f"k={k} transfer samples need at least {k + 2}"
                 )
+
+
+def closest_source(data: TaskData, target: int, archs: np.ndarray) -> int:
+    """The source device whose latencies on ``archs`` have the highest Spearman with the target's."""
+    measured = data.targets[target, archs]
+    best, best_rho = data.source_devices[0], -np.inf
+    for source in data.source_devices:
+        values = data.targets[source, archs]
+        both = ~np.isnan(values) & ~np.isnan(measured)
+        if both.sum() < 2 or np.ptp(values[both]) == 0 or np.ptp(measured[both]) == 0:
+            continue
+        rho = spearmanr(values[both], measured[both])[0]
+        if rho > best_rho:
+            best, best_rho = source, rho
+    return best

@@ -50,11 +50,13 @@ def fit(
     generator: torch.Generator,
     on_epoch_end: Optional[Callable[[int], None]] = None,
     progress: Optional[Callable[[], None]] = None,
+    loss_fn: Callable[..., torch.Tensor] = pairwise_hinge_loss,
 ) -> None:
-    """Train on examples (archs[i] measured on devices[i]) with the pairwise hinge loss.
+    """Train on examples (archs[i] measured on devices[i]) against their min-max scaled latencies.
 
-    Each batch is scored once; pairs are formed from those scores. ``on_epoch_end(epoch)`` runs
-    after every epoch (the paper protocol evaluates there).
+    Each batch is scored once; ``loss_fn(scores, targets, generator=...)`` (default: the pairwise
+    hinge loss, which forms its pairs from those scores). ``on_epoch_end(epoch)`` runs after every
+    epoch (the paper protocol evaluates there).
     """
     where = data.adjacency.device
     archs_t = torch.as_tensor(np.asarray(archs, dtype=np.int64), device=where)
@@ -79,7 +81,7 @@ def fit(
             scores = model(
                 data.adjacency[arch], data.op_ids[arch], data.node_mask[arch], devices_t[batch], supp
             )
-            loss = pairwise_hinge_loss(scores, targets_t[batch], generator=generator)
+            loss = loss_fn(scores, targets_t[batch], generator=generator)
             optimiser.zero_grad(set_to_none=True)
             loss.backward()
             optimiser.step()

@@ -26,16 +26,19 @@ if __package__ in (None, ""):
 import pandas as pd  # noqa: E402
 
 from correlation_trainer.experiment import ExperimentConfig  # noqa: E402
+from correlation_trainer.main import SPACE_DEFAULTS  # noqa: E402
 from correlation_trainer.results import atomic_write_bytes, read_results_csv, write_csv  # noqa: E402
 from nas_embedding_suite.errors import NasflatError, run_reporting_errors  # noqa: E402
 
 from jobs.line_state import read_json  # noqa: E402
 
 #: Settings that do not make a variant: they identify the run or are columns of their own.
-NOT_VARIANT = {"space", "task_index", "sample_sizes", "transfer_sample_sizes", "seed", "device"}
+NOT_VARIANT = {"space", "task_index", "sample_sizes", "transfer_sample_sizes", "seed", "device", "predictor",
+               "sample_seed_size"}
 #: Per-space reference values: main.py's SPACE_DEFAULTS, and the ZCP encoding of the FBNet headline.
-SPACE_REFERENCE = {"nb201": {"transfer_lr": 3e-3, "transfer_epochs": 40},
-                   "fbnet": {"transfer_lr": 1e-3, "transfer_epochs": 30, "representation": "adj_gin_zcp"}}
+SPACE_REFERENCE = {space: {name: value for name, value in defaults.items() if name != "sample_sizes"}
+                   for space, defaults in SPACE_DEFAULTS.items()}
+SPACE_REFERENCE["fbnet"]["representation"] = "adj_gin_zcp"
 #: Study of the lines that follow no "# study:" line.
 DEFAULT_STUDY = "default"
 KEY_COLUMNS = ["study", "method", "variant", "space", "task", "target_device", "source_size", "k", "trial"]

@@ -3,8 +3,9 @@
 - ``unified_joblist.log``: the NASFLAT studies (spec sections 6-10): the 12-task headline, samplers,
   supplementary encodings, GNN type, hardware-embedding placement and transfer, source sample
   sizes (4-128 and 512), and from scratch (``--sample_sizes 0``).
-- ``help_unified_joblist.log``, ``multipredict_unified_joblist.log``: the HELP and MultiPredict
-  baselines on the 12 tasks (their predictors are not built yet, so the lines are marked False).
+- ``help_unified_joblist.log``, ``multipredict_unified_joblist.log``, ``references_joblist.log``:
+  the HELP and MultiPredict baselines and the zero-shot references (FLOPs, params, closest source
+  device) on the 12 tasks at k = 5, 10, 20, for the comparison table.
 
 Each study starts with a ``# study: NAME`` line. Every study varies one thing from the headline
 setting; an experiment that two studies share is the same command, so it has one id and runs once.
@@ -103,24 +104,30 @@ def unified() -> List[str]:
     return out
 
 
-def baseline(predictor: str, k: Dict[str, str], sizes: Dict[str, str]) -> List[str]:
-    """The lines of a baseline's job list (all False until the predictor exists)."""
-    out = [f"# {predictor} baseline (spec section 10): EXECUTE,JOB_ID,GPU,MEM,NTASKS,<command>.",
-           f"# Marked False: --predictor {predictor} is not built yet.", "", f"# study: {predictor}"]
-    for number, (space, task) in enumerate(TASKS, start=1):
-        cmd = (f"python correlation_trainer/main.py --predictor {predictor} --space {space} --task_index {task} "
-               f"--sample_sizes {sizes[space]} --transfer_sample_sizes {k[space]} --num_trials 3 --no_progress")
-        out.append(line(number, space, cmd, False))
+def baselines(predictors: List[str], sizes: Dict[str, str]) -> List[str]:
+    """The lines of the baselines' job list: each predictor on the 12 tasks, k = 5, 10, 20, 3 trials
+    (spec section 10); ``sizes`` gives the source archs per device (none for the references)."""
+    out = ["# Baselines (spec section 10): EXECUTE,JOB_ID,GPU,MEM,NTASKS,<command>.",
+           "# Each baseline draws the same k target samples as NASFLAT's default run."]
+    number = 0
+    for predictor in predictors:
+        out += ["", f"# study: {predictor}"]
+        for space, task in TASKS:
+            number += 1
+            source = f" --sample_sizes {sizes[space]}" if sizes else ""
+            cmd = (f"python correlation_trainer/main.py --predictor {predictor} --space {space} --task_index {task}"
+                   f"{source} --transfer_sample_sizes 5 10 20 --num_trials 3 --no_progress")
+            out.append(line(number, space, cmd, True))
     return out
 
 
 def main() -> None:
-    """Write the three job lists."""
+    """Write the job lists."""
     files = {
         "unified_joblist.log": unified(),
-        "help_unified_joblist.log": baseline("help", {"nb201": "10", "fbnet": "10"}, {"nb201": "900", "fbnet": "4000"}),
-        "multipredict_unified_joblist.log": baseline("multipredict", {"nb201": "5 10 20", "fbnet": "20"},
-                                                     {"nb201": "16", "fbnet": "800"}),
+        "help_unified_joblist.log": baselines(["help"], {"nb201": "900", "fbnet": "4000"}),
+        "multipredict_unified_joblist.log": baselines(["multipredict"], {"nb201": "900", "fbnet": "4000"}),
+        "references_joblist.log": baselines(["flops", "params", "closest_device"], {}),
     }
     for name, lines in files.items():
         (HERE / name).write_text("\n".join(lines) + "\n")

@@ -105,7 +105,8 @@ def test_variant_names_changed_settings():
 
 # ---------------------------------------------------------------- the repository's job lists
 
-@pytest.mark.parametrize("name", ["unified_joblist.log", "help_unified_joblist.log", "multipredict_unified_joblist.log"])
+@pytest.mark.parametrize("name", ["unified_joblist.log", "help_unified_joblist.log", "multipredict_unified_joblist.log",
+                                  "references_joblist.log"])
 def test_repository_job_lists_are_valid(name):
     lines = load_job_list(REPO / "large_run_slurms" / name)
     assert lines
@@ -118,7 +119,9 @@ def test_repository_job_lists_are_valid(name):
         args = parser.parse_args(words[2:])  # every flag of a runnable line exists
         needed = {encoding_of(args.representation), args.sampling_metric} & set(list_encodings())
         assert needed <= set(AVAILABLE[args.space]), line
-        assert "--out_dir" not in words and "--predictor" not in words
+        assert "--out_dir" not in words
+        if name != "unified_joblist.log":  # the baselines take NASFLAT's 12 tasks and k = 5, 10, 20
+            assert args.predictor != "nasflat" and args.transfer_sample_sizes == [5, 10, 20]
 
 
 def test_unified_list_covers_the_studies():
@@ -293,3 +296,28 @@ def test_slurm_cancel_mid_list_then_resubmit_completes(slurm, tmp_path):
     assert "2 done, 0 running, 0 queued, 0 failed, 0 pending" in again.stdout
     rows = trial_rows(results)
     assert len(rows) == 2 * 2 and not rows.duplicated(["run_key", "target_device", "trial", "k"]).any()
+
+
+def test_comparison_table_from_job_list_results(tmp_path, capsys):
+    from jobs.comparison import main as comparison_main
+
+    base = "python correlation_trainer/main.py --task_index 9999 --num_trials 1 --transfer_sample_sizes 5 --no_progress"
+    joblist = tmp_path / "comparison.log"
+    joblist.write_text(f"# study: headline\nTrue,1,False,1000,1,{base}\n"
+                       f"# study: epochs\nTrue,2,False,1000,1,{base} --epochs 3\n"
+                       f"# study: references\nTrue,3,False,1000,1,{base} --predictor flops\n"
+                       f"True,4,False,1000,1,{base} --predictor closest_device\n")
+    results = tmp_path / "results"
+    executor(joblist, "--local", "1", "--results", results, check=True)
+    out = tmp_path / "comparison.md"
+    assert comparison_main([str(results), "--out", str(out)]) == 0
+    text = out.read_text()
+    assert text.strip() in capsys.readouterr().out
+    table = [l for l in text.splitlines() if l.startswith("| ")]
+    methods = [l.split("|")[1].strip() for l in table[1:]]
+    assert methods == ["nasflat", "closest_device", "flops"]  # the --epochs 3 variant is left out
+    assert table[0].split("|")[2].strip() == "NQ" and text.count("**") >= 4
+    rows = trial_rows(results)
+    flops = rows[rows["predictor"] == "flops"]["spr"].mean()
+    assert f"{flops:.3f}" in [c.strip(" *") for c in table[methods.index("flops") + 1].split("|")]
+    assert comparison_main([str(tmp_path / "nowhere")]) == 2

@@ -7,11 +7,11 @@ import pytest
 import torch
 
 from correlation_trainer.evaluation import HonestProtocol, PaperProtocol
-from correlation_trainer.experiment import Experiment, ExperimentConfig, closest_source
+from correlation_trainer.experiment import Experiment, ExperimentConfig
 from correlation_trainer.main import build_parser, main, make_config
 from correlation_trainer.ranking_loss import pairwise_hinge_loss
 from correlation_trainer.samplers import SamplingContext, build_sampler, list_sampling_methods
-from correlation_trainer.task_data import TaskData, minmax_per_device
+from correlation_trainer.task_data import TaskData, closest_source, minmax_per_device
 from nas_embedding_suite.errors import NasflatError
 from nas_embedding_suite.tasks import Task, TaskSuite
 

@@ -9,7 +9,8 @@ from typing import Dict, List, Sequence, Union
 import numpy as np
 
 from ..data_directory import DataDirectory
-from ..errors import ArchitectureError, UnknownNameError
+from ..errors import ArchitectureError, DataError, UnknownNameError
+from ..safe_loading import load_torch_file
 
 #: "cut": the spec's graph, for what an architecture computes (accuracy); "compute": every op the
 #: network runs, which is what latency depends on.
@@ -43,6 +44,8 @@ class SearchSpace(ABC):
     name: str = ""
     #: Op names of graph nodes; ``GraphBatch.op_ids`` index into this list.
     node_op_names: List[str] = []
+    #: HELP's ``hardware_embedding_index.pt`` for this space (data-directory path), if any.
+    help_reference_file: str = ""
 
     def __init__(self, data_dir: DataDirectory):
         self.data_dir = data_dir
@@ -86,6 +89,23 @@ class SearchSpace(ABC):
         if mode not in self._mode_graphs:
             self._mode_graphs[mode] = self.build_graphs(mode)
         return self._mode_graphs[mode]
+
+    @cached_property
+    def help_reference_archs(self) -> np.ndarray:
+        """The architectures whose latencies form HELP's hardware embedding on this space (indices
+        into this space, from ``help_reference_file``)."""
+        if not self.help_reference_file:
+            raise DataError(f"HELP has no reference architectures for the {self.name} space")
+        path = self.data_dir.file(self.help_reference_file)
+        stored = load_torch_file(path)
+        try:
+            archs = np.asarray([int(i) for i in stored], dtype=np.int64)
+        except (TypeError, ValueError):
+            raise DataError(f"{path} is not a list of architecture indices") from None
+        if len(archs) == 0 or len(set(archs.tolist())) != len(archs) or archs.min() < 0 \
+                or archs.max() >= self.num_archs:
+            raise DataError(f"{path} must list distinct architecture indices in [0, {self.num_archs})")
+        return archs
 
     @cached_property
     def params(self) -> np.ndarray:

@@ -131,6 +131,7 @@ class NB201Space(SearchSpace):
 
     name = "nb201"
     node_op_names = ["input", "output"] + OP_NAMES
+    help_reference_file = "HELP/data/nasbench201/hardware_embedding_index.pt"
     cost_units = {"params": "millions", "flops": "MFLOPs"}
     num_nodes = NUM_NODES
 

@@ -1,0 +1,12 @@
+"""Few-shot latency predictors behind one interface (``--predictor``).
+
+- ``nasflat``: the NASFLAT GNN (the project's method);
+- ``help``, ``multipredict``: the HELP and MultiPredict baselines;
+- ``flops``, ``params``, ``closest_device``: zero-shot references.
+"""
+from .base import PREDICTORS, Adaptation, FewShotPredictor, list_predictors, seeded_generator
+from . import help, multipredict, nasflat, references  # noqa: F401  (register the predictors)
+from .nasflat import build_nasflat_model
+
+__all__ = ["PREDICTORS", "Adaptation", "FewShotPredictor", "build_nasflat_model", "list_predictors",
+           "seeded_generator"]

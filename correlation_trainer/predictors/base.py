@@ -1,0 +1,102 @@
+"""The interface every few-shot latency predictor implements, and the ``--predictor`` registry.
+
+An :class:`~correlation_trainer.experiment.Experiment` owns what is common to every method: the
+seeds, the shared source-architecture set, the k target samples, the evaluation protocol and the
+result files. A predictor only learns: ``pretrain`` on the source devices' latencies of the chosen
+source architectures, then ``adapt`` to one target device from its k samples and score the
+evaluation architectures. Predictors see tensors and device indices (a
+:class:`~correlation_trainer.task_data.TaskData`), never files.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, Dict, List, Optional
+
+import numpy as np
+import torch
+
+from nas_embedding_suite.registry import Registry
+
+PREDICTORS: Registry = Registry("predictor")
+
+
+def list_predictors() -> List[str]:
+    """Every valid ``--predictor``."""
+    return PREDICTORS.names()
+
+
+def seeded_generator(seq: np.random.SeedSequence) -> torch.Generator:
+    """A torch generator seeded from ``seq`` (its first generated word)."""
+    generator = torch.Generator()
+    generator.manual_seed(int(seq.generate_state(1, dtype=np.uint64)[0] & 0x7FFFFFFFFFFFFFFF))
+    return generator
+
+
+@dataclass
+class Adaptation:
+    """What adapting to one target produced.
+
+    ``scores``: predicted scores of the evaluation architectures (higher = slower), one array per
+    scored fine-tuning epoch (the paper protocol averages the metrics of the last few epochs;
+    methods without epochs give one array). ``hw_source``: the source device whose hardware
+    embedding initialised the target's, or "-". ``model_state``: the adapted weights, when asked
+    for and when the method has any.
+    """
+
+    scores: List[np.ndarray]
+    hw_source: str = "-"
+    model_state: Optional[Dict[str, torch.Tensor]] = None
+
+
+class FewShotPredictor:
+    """Base class: a method that pretrains on source devices and adapts to a target on k samples.
+
+    Subclasses set ``name`` (the ``--predictor`` value) and implement :meth:`pretrain` and
+    :meth:`adapt`. ``config`` is the run's ExperimentConfig; a method uses the settings that
+    apply to it and states its own fixed settings in :meth:`settings` (recorded in each result row).
+    """
+
+    name = ""
+    #: whether the method learns from the source devices (zero-shot references do not train)
+    pretrains = True
+    #: default source archs per device, by space, when it differs from NASFLAT's (``--sample_sizes``)
+    source_sizes: Dict[str, int] = {}
+
+    def __init__(self, config, data, torch_device: torch.device):
+        self.config = config
+        self.data = data
+        self.torch_device = torch_device
+
+    def settings(self) -> Dict[str, Any]:
+        """The method's own fixed hyperparameters (beyond ExperimentConfig), for the result rows."""
+        return {}
+
+    def known_archs(self) -> np.ndarray:
+        """Architectures the method needs measured on every target beyond the k samples (HELP's
+        reference architectures); the honest evaluation leaves them out too."""
+        return np.zeros(0, dtype=np.int64)
+
+    def pretrain_epochs(self) -> int:
+        """Progress-bar steps :meth:`pretrain` reports (0 when it does not report)."""
+        return 0
+
+    def adapt_epochs(self) -> int:
+        """Progress-bar steps each :meth:`adapt` reports."""
+        return 0
+
+    def pretrain(self, archs: np.ndarray, seq: np.random.SeedSequence,
+                 progress: Callable[[], None]) -> Any:
+        """Learn from ``archs`` measured on every source device; returns the pretrained state.
+
+        ``archs`` may be empty (no pretraining). ``seq`` seeds everything random in here.
+        """
+        raise NotImplementedError
+
+    def adapt(self, state: Any, target: int, archs: np.ndarray, eval_archs: np.ndarray,
+              seq: np.random.SeedSequence, scored_epochs: int, keep_model: bool,
+              progress: Callable[[], None]) -> Adaptation:
+        """Adapt ``state`` to ``target`` from its latencies on ``archs`` and score ``eval_archs``.
+
+        ``scored_epochs``: how many final fine-tuning epochs to score (the protocol's average).
+        """
+        raise NotImplementedError

@@ -1,0 +1,88 @@
+"""``--predictor nasflat``: the NASFLAT GNN (spec sections 3-4), pretrained with the pairwise
+hinge loss on the source devices and fine-tuned on the target's k samples."""
+from __future__ import annotations
+
+import copy
+from typing import Callable, Dict, List
+
+import numpy as np
+import torch
+
+from ..models import NASFLATModel
+from ..task_data import TaskData, closest_source
+from ..training import FitSettings, fit, predict
+from .base import PREDICTORS, Adaptation, FewShotPredictor, seeded_generator
+
+
+def build_nasflat_model(config, data: TaskData, num_devices: int) -> NASFLATModel:
+    """A freshly initialised NASFLAT model for ``config`` on ``data``'s space and encoding."""
+    supp_dim = 0 if data.supplementary is None else data.supplementary.shape[1]
+    return NASFLATModel(
+        num_ops=len(data.space.node_op_names),
+        num_devices=num_devices,
+        gnn_type=config.gnn_type,
+        ensemble_fuse_method=config.ensemble_fuse_method,
+        hwemb_to_mlp=config.hwemb_to_mlp,
+        supp_dim=supp_dim,
+        dropout=config.dropout,
+    )
+
+
+@PREDICTORS.register("nasflat")
+class NasflatPredictor(FewShotPredictor):
+    """NASFLAT: every setting comes from the ExperimentConfig (the CLI flags)."""
+
+    name = "nasflat"
+
+    def build_model(self) -> NASFLATModel:
+        """A freshly initialised model (seed torch before calling)."""
+        model = build_nasflat_model(self.config, self.data, len(self.data.task.devices))
+        return model.to(self.torch_device)
+
+    def pretrain_epochs(self) -> int:
+        return self.config.epochs
+
+    def adapt_epochs(self) -> int:
+        return self.config.transfer_epochs
+
+    def pretrain(self, archs, seq, progress) -> Dict[str, torch.Tensor]:
+        c = self.config
+        torch.manual_seed(int(seq.generate_state(1)[0]))
+        model = self.build_model()
+        if len(archs) > 0:
+            sources = self.data.source_devices
+            devices = np.repeat(sources, len(archs))
+            settings = FitSettings(c.epochs, c.lr, c.batch_size, c.weight_decay, c.eta_min)
+            fit(model, self.data, np.tile(archs, len(sources)), devices, settings,
+                seeded_generator(seq), progress=progress)
+        return copy.deepcopy(model.state_dict())
+
+    def adapt(self, state, target, archs, eval_archs, seq, scored_epochs, keep_model,
+              progress) -> Adaptation:
+        c = self.config
+        k = len(archs)
+        torch.manual_seed(int(seq.generate_state(1)[0]))
+        model = self.build_model()
+        model.load_state_dict(state)
+        hw_source = "-"
+        if c.transfer_hwemb:
+            source = closest_source(self.data, target, archs)
+            model.copy_hardware_embedding(source, target)
+            hw_source = self.data.device_name(source)
+
+        scores: List[np.ndarray] = []
+
+        def evaluate(epoch: int) -> None:
+            if epoch >= c.transfer_epochs - scored_epochs:
+                scores.append(predict(model, self.data, eval_archs, target))
+
+        settings = FitSettings(c.transfer_epochs, c.transfer_lr, c.transfer_batch_size or k,
+                               c.weight_decay, c.eta_min)
+        fit(model, self.data, archs, np.full(k, target), settings, seeded_generator(seq),
+            on_epoch_end=evaluate, progress=progress)
+        if not scores:  # zero fine-tuning epochs: score the pretrained model
+            scores.append(predict(model, self.data, eval_archs, target))
+        model_state = None
+        if keep_model:
+            model_state = {n: t.detach().cpu().clone() for n, t in model.state_dict().items()}
+        return Adaptation(scores, hw_source, model_state)

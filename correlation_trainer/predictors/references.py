@@ -1,0 +1,62 @@
+"""Zero-shot references (spec section 10): rank by FLOPs, by parameters, or by the latencies of the
+source device that correlates best with the target on its k samples. Nothing is trained."""
+from __future__ import annotations
+
+import numpy as np
+
+from ..task_data import closest_source
+from .base import PREDICTORS, Adaptation, FewShotPredictor
+
+
+class _StaticRanking(FewShotPredictor):
+    """Scores every architecture by a fixed per-architecture value; the k samples are not used."""
+
+    pretrains = False
+
+    def values(self) -> np.ndarray:
+        raise NotImplementedError
+
+    def pretrain(self, archs, seq, progress):
+        return None
+
+    def adapt(self, state, target, archs, eval_archs, seq, scored_epochs, keep_model, progress):
+        return Adaptation([np.asarray(self.values()[eval_archs], dtype=np.float64)])
+
+
+@PREDICTORS.register("flops")
+class FlopsReference(_StaticRanking):
+    """Rank by the analytic FLOPs of each architecture."""
+
+    name = "flops"
+
+    def values(self) -> np.ndarray:
+        return self.data.space.flops
+
+
+@PREDICTORS.register("params")
+class ParamsReference(_StaticRanking):
+    """Rank by the analytic parameter count of each architecture."""
+
+    name = "params"
+
+    def values(self) -> np.ndarray:
+        return self.data.space.params
+
+
+@PREDICTORS.register("closest_device")
+class ClosestDeviceReference(FewShotPredictor):
+    """Predict with the latencies of the source device whose ranking of the k samples agrees best
+    (Spearman) with the target's. Architectures that source did not measure (a few hundred on some
+    LatBench devices) get its median latency."""
+
+    name = "closest_device"
+    pretrains = False
+
+    def pretrain(self, archs, seq, progress):
+        return None
+
+    def adapt(self, state, target, archs, eval_archs, seq, scored_epochs, keep_model, progress):
+        source = closest_source(self.data, target, archs)
+        values = self.data.table.values[source, eval_archs].astype(np.float64)
+        values = np.where(np.isnan(values), np.nanmedian(self.data.table.values[source]), values)
+        return Adaptation([values], hw_source=self.data.device_name(source))

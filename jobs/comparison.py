@@ -1,0 +1,99 @@
+"""The comparison table: NASFLAT beside the baselines, per space and k, from job-list results.
+
+    python -m jobs.comparison results/unified_joblist results/help_unified_joblist \\
+        results/multipredict_unified_joblist results/references_joblist [--out comparison.md]
+
+Reads the done lines of each results folder (as ``--aggregate`` does) and keeps every method's
+reference setting (NASFLAT: its headline lines). For each space and k, one Markdown table: a row
+per method, a column per task (Spearman, mean over trials of the average over the task's target
+devices) and the geometric mean over the space's tasks; the best value of each column is bold.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import List, Optional, Sequence
+
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import pandas as pd  # noqa: E402
+
+from correlation_trainer.results import atomic_write_bytes  # noqa: E402
+from nas_embedding_suite.errors import NasflatError, run_reporting_errors  # noqa: E402
+
+from jobs.aggregate import collect, geometric_mean, summarise  # noqa: E402
+
+METHOD_ORDER = ["nasflat", "help", "multipredict", "closest_device", "flops", "params"]
+
+
+def comparison_summary(folders: Sequence[Path]) -> pd.DataFrame:
+    """Per method, space, task and k: Spearman mean and std over trials (reference settings only)."""
+    frames = []
+    for folder in folders:
+        if not (Path(folder) / "lines").is_dir():
+            raise NasflatError(f"{folder} holds no job-list results (no lines/ folder)")
+        frames.append(collect(Path(folder)))
+    tidy = pd.concat(frames, ignore_index=True)
+    # NASFLAT: its headline study (other studies vary one setting); baselines: their own settings
+    keep = (tidy["variant"] == "reference") & ((tidy["method"] != "nasflat") | (tidy["study"] == "headline"))
+    tidy = tidy[keep]
+    if tidy.empty:
+        raise NasflatError("no finished reference-setting lines in " + ", ".join(map(str, folders)))
+    # one group per method whatever its source budget (16 or 900 NB201 archs, say)
+    tidy = tidy.assign(study="comparison", source_size=0)
+    return summarise(tidy.drop_duplicates(subset=["method", "task", "target_device", "k", "trial"]))
+
+
+def comparison_markdown(summary: pd.DataFrame) -> str:
+    """One table per (space, k): methods x tasks, geometric mean last, best per column in bold."""
+    parts = ["Spearman rho (honest protocol), mean over trials of the average over each task's target "
+             "devices; gm = geometric mean over the space's tasks; best per column in bold.", ""]
+    methods = [m for m in METHOD_ORDER if m in set(summary["method"])]
+    methods += sorted(set(summary["method"]) - set(methods))
+    for space, by_space in summary.groupby("space", sort=False):
+        tasks = list(dict.fromkeys(by_space["task"]))
+        for k in sorted(by_space["k"].unique()):
+            table = by_space[by_space["k"] == k]
+            values = {}
+            for method in methods:
+                rows = table[table["method"] == method].set_index("task")["spr"]
+                cells = [rows.get(task, float("nan")) for task in tasks]
+                complete = all(pd.notna(c) for c in cells)
+                values[method] = cells + [geometric_mean(cells) if complete else float("nan")]
+            columns = tasks + ["gm"]
+            best = [max((v[i] for v in values.values() if pd.notna(v[i])), default=None)
+                    for i in range(len(columns))]
+            parts += [f"**{space}, k = {k}**", "", "| method | " + " | ".join(columns) + " |",
+                      "|---|" + "---|" * len(columns)]
+            for method, cells in values.items():
+                if all(pd.isna(c) for c in cells):
+                    continue
+                text = []
+                for value, top in zip(cells, best):
+                    cell = "-" if pd.isna(value) else f"{value:.3f}"
+                    text.append(f"**{cell}**" if top is not None and pd.notna(value) and value == top else cell)
+                parts.append(f"| {method} | " + " | ".join(text) + " |")
+            parts.append("")
+    return "\n".join(parts)
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    """Print (and with ``--out`` write) the comparison tables."""
+    p = argparse.ArgumentParser(prog="python -m jobs.comparison", description=__doc__.split("\n")[0])
+    p.add_argument("results", nargs="+", help="results folders of job lists (each holding lines/)")
+    p.add_argument("--out", help="also write the Markdown here (atomically)")
+    args = p.parse_args(argv)
+
+    def run() -> None:
+        text = comparison_markdown(comparison_summary([Path(r) for r in args.results]))
+        print(text)
+        if args.out:
+            atomic_write_bytes(Path(args.out), lambda stream: stream.write(text.encode()))
+
+    return run_reporting_errors(run)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
