@@ -11,6 +11,7 @@ devices) and the geometric mean over the space's tasks; the best value of each c
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 from typing import List, Optional, Sequence
@@ -41,17 +42,29 @@ def comparison_summary(folders: Sequence[Path]) -> pd.DataFrame:
     tidy = tidy[keep]
     if tidy.empty:
         raise NasflatError("no finished reference-setting lines in " + ", ".join(map(str, folders)))
-    # one group per method whatever its source budget (16 or 900 NB201 archs, say)
-    tidy = tidy.assign(study="comparison", source_size=0)
+    # one group per method whatever its source budget (16 or 900 NB201 archs, say); a method that
+    # also measures fixed reference archs on the target (HELP) says so in its name
+    tidy = tidy.assign(study="comparison", source_size=0, method=[
+        _labelled(method, settings) for method, settings in zip(tidy["method"], tidy.get(
+            "predictor_settings", pd.Series([None] * len(tidy), index=tidy.index)))])
     return summarise(tidy.drop_duplicates(subset=["method", "task", "target_device", "k", "trial"]))
+
+
+def _labelled(method: str, settings) -> str:
+    try:
+        extra = json.loads(settings).get("reference_archs") if isinstance(settings, str) else None
+    except ValueError:
+        extra = None
+    return f"{method} (k + {extra} measured)" if extra else method
 
 
 def comparison_markdown(summary: pd.DataFrame) -> str:
     """One table per (space, k): methods x tasks, geometric mean last, best per column in bold."""
     parts = ["Spearman rho (honest protocol), mean over trials of the average over each task's target "
              "devices; gm = geometric mean over the space's tasks; best per column in bold.", ""]
-    methods = [m for m in METHOD_ORDER if m in set(summary["method"])]
-    methods += sorted(set(summary["method"]) - set(methods))
+    present = list(dict.fromkeys(summary["method"]))
+    methods = sorted(present, key=lambda m: (METHOD_ORDER.index(m.split(" ")[0])
+                                             if m.split(" ")[0] in METHOD_ORDER else len(METHOD_ORDER), m))
     for space, by_space in summary.groupby("space", sort=False):
         tasks = list(dict.fromkeys(by_space["task"]))
         for k in sorted(by_space["k"].unique()):

@@ -100,6 +100,10 @@ def test_variant_names_changed_settings():
     assert variant_of({"space": "fbnet", "representation": "adj_gin_zcp", "gnn_type": "gat", "transfer_epochs": 30,
                        "hwemb_to_mlp": True}) == "hwemb_to_mlp=True gnn_type=gat"
     assert variant_of({"space": "fbnet", "representation": "adj_gin"}) == "representation=adj_gin"
+    # the per-space defaults of main.py are the reference (NB201: no dropout; FBNet: batch 16)
+    assert variant_of({"space": "nb201", "dropout": 0.0, "sampling_metric": "flops"}) == "reference"
+    assert variant_of({"space": "fbnet", "transfer_batch_size": 16, "sampling_metric": "random"}) == "reference"
+    assert variant_of({"space": "nb201", "dropout": 0.1}) == "dropout=0.1"
     assert geometric_mean([0.5, 0.8]) == pytest.approx((0.5 * 0.8) ** 0.5)
 
 

@@ -28,7 +28,7 @@ from .base import PREDICTORS, Adaptation, FewShotPredictor, seeded_generator
 
 INNER_STEPS = 2
 INNER_LR_INIT = 0.05
-META_LR = 1e-3
+META_LR = 3e-3
 DEVICES_PER_EPISODE = 8
 SUPPORT = 10
 QUERY = 100
