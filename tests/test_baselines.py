@@ -146,3 +146,11 @@ def test_baselines_draw_the_samples_of_nasflats_default_run(quick_data):
         drawn.append(experiment.transfer(None, 0, source_size, target, 10, _NullBar()).transfer_archs)
     assert np.array_equal(drawn[0], drawn[1]) and not np.array_equal(drawn[0], drawn[2])
     assert make_config(build_parser().parse_args(["--predictor", "help"]), "nb201", 0).sample_seed_size == 16
+
+
+def test_comparison_names_helps_extra_budget():
+    from jobs.comparison import _labelled
+
+    assert _labelled("help", '{"reference_archs": 10, "support": 10}') == "help (k + 10 measured)"
+    assert _labelled("multipredict", '{"lr": 0.0004}') == "multipredict"
+    assert _labelled("nasflat", None) == "nasflat"
