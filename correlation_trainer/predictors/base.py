@@ -18,6 +18,8 @@ import torch
 from nas_embedding_suite.registry import Registry
 
 PREDICTORS: Registry = Registry("predictor")
+#: HELP's meta-training archs per source device (spec section 10), the baselines' source budget
+HELP_SOURCE_SIZES = {"nb201": 900, "fbnet": 4000}
 
 
 def list_predictors() -> List[str]:

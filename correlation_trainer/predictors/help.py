@@ -24,7 +24,7 @@ import torch.nn.functional as F
 from torch.func import functional_call
 
 from ..models.help_regressor import HardwareModulator, HelpRegressor
-from .base import PREDICTORS, Adaptation, FewShotPredictor, seeded_generator
+from .base import HELP_SOURCE_SIZES, PREDICTORS, Adaptation, FewShotPredictor, seeded_generator
 
 INNER_STEPS = 2
 INNER_LR_INIT = 0.05
@@ -79,7 +79,7 @@ class HelpPredictor(FewShotPredictor):
     """HELP: a hardware-conditioned, meta-learned latency regressor."""
 
     name = "help"
-    source_sizes = {"nb201": 900, "fbnet": 4000}  # HELP's meta-training set sizes (spec section 10)
+    source_sizes = HELP_SOURCE_SIZES
 
     def __init__(self, config, data, torch_device):
         super().__init__(config, data, torch_device)

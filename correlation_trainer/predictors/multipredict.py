@@ -24,7 +24,7 @@ from nas_embedding_suite.encodings import AVAILABLE, load_encoding
 from ..models.multipredict import MultiPredictModel
 from ..task_data import closest_source
 from ..training import FitSettings, fit, predict
-from .base import PREDICTORS, Adaptation, FewShotPredictor, seeded_generator
+from .base import HELP_SOURCE_SIZES, PREDICTORS, Adaptation, FewShotPredictor, seeded_generator
 
 LEARNING_RATE = 4e-4
 FINETUNES = 10
@@ -40,7 +40,7 @@ class MultiPredictPredictor(FewShotPredictor):
     """MultiPredict: regression of scaled latency with a learned device embedding."""
 
     name = "multipredict"
-    source_sizes = {"nb201": 900, "fbnet": 4000}  # HELP's meta-training set sizes (spec section 10)
+    source_sizes = HELP_SOURCE_SIZES
 
     def __init__(self, config, data, torch_device):
         super().__init__(config, data, torch_device)
