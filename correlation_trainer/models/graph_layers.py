@@ -37,6 +37,15 @@ def incoming_matrix(adjacency: torch.Tensor, node_mask: torch.Tensor) -> torch.T
     return masked.transpose(1, 2)
 
 
+def self_and_predecessor_mean(adjacency: torch.Tensor, node_mask: torch.Tensor) -> torch.Tensor:
+    """``[B, N, N]`` matrix that averages each valid node with its valid predecessors (a GCN's
+    normalised aggregation with self loops); rows of masked nodes are zero."""
+    mask = node_mask.to(adjacency.dtype)
+    eye = torch.eye(adjacency.shape[-1], dtype=adjacency.dtype, device=adjacency.device)
+    incoming = (adjacency.transpose(1, 2) + eye) * mask.unsqueeze(2) * mask.unsqueeze(1)
+    return incoming / incoming.sum(-1, keepdim=True).clamp(min=1.0)
+
+
 class DenseGraphFlow(nn.Module):
     """Gated graph convolution: ``S = H W``; ``out = gate * (A' S) + S + b``.
 

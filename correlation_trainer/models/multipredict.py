@@ -19,6 +19,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from .graph_layers import self_and_predecessor_mean
+
 ENCODERS = ("gcn", "mlp")
 
 
@@ -54,10 +56,7 @@ class MultiPredictModel(nn.Module):
         onehot = F.one_hot(op_ids, self.num_ops).to(mask.dtype) * mask.unsqueeze(-1)
         if self.encoder == "mlp":
             return self.arch_mlp(onehot.flatten(1))
-        # node j averages its own state and those of its predecessors i (edge i -> j)
-        eye = torch.eye(adjacency.shape[-1], dtype=mask.dtype, device=mask.device)
-        incoming = (adjacency.transpose(1, 2) + eye) * mask.unsqueeze(2) * mask.unsqueeze(1)
-        incoming = incoming / incoming.sum(-1, keepdim=True).clamp(min=1.0)
+        incoming = self_and_predecessor_mean(adjacency.to(mask.dtype), node_mask)
         h = onehot
         for layer in self.gcn:
             h = F.relu(incoming @ layer(h))

@@ -23,6 +23,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch.func import functional_call
 
+from ..models.graph_layers import self_and_predecessor_mean
 from ..models.help_regressor import HardwareModulator, HelpRegressor
 from .base import HELP_SOURCE_SIZES, PREDICTORS, Adaptation, FewShotPredictor, seeded_generator
 
@@ -101,9 +102,7 @@ class HelpPredictor(FewShotPredictor):
             table = torch.tensor([FBNET_LAYER_FEATURES.get(n, [0] * 6) for n in names], dtype=torch.float32)
             features = table.to(d.op_ids.device)[d.op_ids[:, 1:-1]]  # the 22 searchable layers
             return {"features": features.flatten(1)}
-        eye = torch.eye(d.adjacency.shape[-1], device=mask.device)
-        incoming = (d.adjacency.transpose(1, 2) + eye) * mask.unsqueeze(2) * mask.unsqueeze(1)
-        incoming = incoming / incoming.sum(-1, keepdim=True).clamp(min=1.0)
+        incoming = self_and_predecessor_mean(d.adjacency.to(torch.float32), d.node_mask)
         onehot = F.one_hot(d.op_ids, len(d.space.node_op_names)).to(torch.float32) * mask.unsqueeze(-1)
         return {"onehot": onehot, "incoming": incoming, "mask": mask}
 
