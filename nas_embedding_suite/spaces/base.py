@@ -74,6 +74,15 @@ class SearchSpace(ABC):
 
     cost_units: Dict[str, str] = {}
 
+    @abstractmethod
+    def compute_cost_features(self):
+        """Per-node and per-architecture cost features (:class:`~nas_embedding_suite.cost_features.CostFeatures`)."""
+
+    @cached_property
+    def cost_features(self):
+        """:meth:`compute_cost_features`, computed once."""
+        return self.compute_cost_features()
+
     @cached_property
     def graphs(self) -> GraphBatch:
         """The spec's graphs of all architectures ("cut" mode, computed once)."""

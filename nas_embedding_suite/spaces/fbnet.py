@@ -117,6 +117,11 @@ class FBNetSpace(SearchSpace):
     def build_graphs(self, mode: str = "cut") -> GraphBatch:
         return chain_graphs(self.choices)  # a chain has no dead ends: both modes are the same
 
+    def compute_cost_features(self):
+        from ..cost_features import fbnet_cost_features
+
+        return fbnet_cost_features(self.choices)
+
     def params_flops(self):
         from ..analytic_costs import fbnet_params_flops
 

@@ -210,6 +210,11 @@ class NB201Space(SearchSpace):
         """True for the cells with no input-to-output path (341 of them)."""
         return self._cut_graphs_and_flags[1]
 
+    def compute_cost_features(self):
+        from ..cost_features import nb201_cost_features
+
+        return nb201_cost_features(self.op_matrix)
+
     def params_flops(self):
         from ..analytic_costs import nb201_params_flops
 
