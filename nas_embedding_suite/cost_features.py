@@ -20,12 +20,20 @@ ones are the op's, resolution the first stage's); FBNet node ``l + 1`` is layer 
 architecture's totals are the sums of the additive features over its ops, overall and per stage.
 Parts of the network every architecture shares (stem, head, reductions, the additions of a cell)
 are left out: they shift every architecture equally.
+
+Two execution models, because the devices differ. Eager runtimes (PyTorch on the HELP GPUs and
+CPUs) run every op of the network; graph compilers (TFLite, SNPE and the edge TPU of LatBench)
+remove the ops whose output never reaches the cell output and the ``none`` ops that multiply by
+zero. NB201 cells therefore also get ``live_*`` totals over the ops on an input-to-output path
+(the nodes of the spec's "cut" graph), and per-op counts over every op (``count_<op>``) and over
+the live ones (``live_count_<op>``): with every edge of a cell the same size, the counts are the
+most general additive model of a cell. FBNet is a chain: every op is live, so it has neither.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Sequence, Tuple
+from typing import Optional, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -134,19 +142,50 @@ class CostFeatures:
         """One column of ``totals``."""
         return self.totals[:, self.total_names.index(name)]
 
+    def columns(self, names: Sequence[str]) -> np.ndarray:
+        """``[A, len(names)]``: the totals ``names`` together with their ``live_`` versions and the
+        per-op counts, where the space has them (see the module docstring)."""
+        wanted = [n for n in names if n in self.total_names]
+        wanted += [f"live_{n}" for n in names if f"live_{n}" in self.total_names]
+        wanted += [n for n in self.total_names if n.startswith(("count_", "live_count_"))]
+        return np.stack([self.total(n) for n in wanted], axis=1)
 
-def _cost_features(per_op: np.ndarray, stage_flops: np.ndarray) -> CostFeatures:
-    """Pad per-op features ``[A, n_ops, F]`` with the input and output nodes; sum the totals."""
+
+def _cost_features(per_op: np.ndarray, stage_flops: np.ndarray, live: Optional[np.ndarray] = None,
+                   op_ids: Optional[np.ndarray] = None, op_names: Sequence[str] = ()) -> CostFeatures:
+    """Pad per-op features ``[A, n_ops, F]`` with the input and output nodes; sum the totals.
+
+    ``live`` (``[A, n_ops]`` bool) adds ``live_*`` totals; ``op_ids`` (``[A, n_ops]``) adds the
+    per-op counts ``count_<name>`` (and ``live_count_<name>`` with ``live``) for ``op_names``.
+    """
     nodes = np.zeros((per_op.shape[0], per_op.shape[1] + 2, len(FEATURES)))
     nodes[:, 1:-1] = per_op
-    totals = np.hstack([per_op[..., :len(ADDITIVE)].sum(axis=1), stage_flops])
+    additive = per_op[..., :len(ADDITIVE)]
+    columns = [additive.sum(axis=1), stage_flops]
     names = ADDITIVE + tuple(f"flops_stage{s}" for s in range(stage_flops.shape[1]))
-    return CostFeatures(nodes, totals, names)
+    if live is not None:
+        columns.append((additive * live[..., None]).sum(axis=1))
+        names += tuple(f"live_{n}" for n in ADDITIVE)
+    if op_ids is not None:
+        for prefix, mask in (("count_", np.ones_like(op_ids, dtype=bool)), ("live_count_", live)):
+            if mask is None:
+                continue
+            columns.append(np.stack([((op_ids == i) & mask).sum(axis=1) for i in range(len(op_names))], axis=1))
+            names += tuple(f"{prefix}{n}" for n in op_names)
+    return CostFeatures(nodes, np.hstack(columns).astype(np.float64), names)
 
 
-def nb201_cost_features(op_matrix: np.ndarray) -> CostFeatures:
-    """Cost features of NB201 cells given as canonical op ids ``[A, 6]`` (graph: 8 nodes)."""
+def nb201_cost_features(op_matrix: np.ndarray, live: Optional[np.ndarray] = None) -> CostFeatures:
+    """Cost features of NB201 cells given as canonical op ids ``[A, 6]`` (graph: 8 nodes).
+
+    ``live`` (``[A, 6]`` bool): which edges lie on an input-to-output path and are not ``none``;
+    by default the edge nodes of the spec's "cut" graphs.
+    """
     ops = np.asarray(op_matrix, dtype=np.int64)
+    if live is None:
+        from .spaces.nb201 import cell_graphs
+
+        live = cell_graphs(ops, "cut")[0].node_mask[:, 1:-1]
     table = nb201_op_features()
     cells = float(NB201_CELLS_PER_STAGE)
     additive = len(ADDITIVE)
@@ -155,7 +194,7 @@ def nb201_cost_features(op_matrix: np.ndarray) -> CostFeatures:
     per_edge[..., additive:] = table[0, :, additive:][ops]
     flops = table[:, :, FEATURES.index("flops")]
     stage_flops = np.stack([cells * flops[stage][ops].sum(axis=1) for stage in range(len(flops))], axis=1)
-    return _cost_features(per_edge, stage_flops)
+    return _cost_features(per_edge, stage_flops, live=np.asarray(live, dtype=bool), op_ids=ops, op_names=NB201_OPS)
 
 
 def fbnet_cost_features(choices: np.ndarray, dataset: str = "cifar100", resolution: int = 32) -> CostFeatures:

@@ -24,6 +24,21 @@ def test_nb201_per_op_costs_sum_to_the_network_totals(nb201):
     assert features.total("kernels")[none] == 6 * 15 and features.total("kernels")[skip] == 0
 
 
+def test_nb201_live_totals_leave_out_dead_ends_and_zero_ops(nb201):
+    features = nb201.cost_features
+    counts = features.columns(["flops"])
+    assert counts.shape[1] == 2 + 2 * 5  # flops, live flops, 5 op counts, 5 live op counts
+    assert (sum(features.total(f"count_{op}") for op in nb201.node_op_names[2:]) == 6).all()
+    assert (features.total("live_count_none") == 0).all()
+    # the 3x3 conv on edge 0->1 is a dead end (node 1 feeds only none edges); the 1x1 conv is live
+    cell = nb201.parse("|nor_conv_3x3~0|+|none~0|none~1|+|nor_conv_1x1~0|none~1|none~2|")
+    assert features.total("count_nor_conv_3x3")[cell] == 1 and features.total("live_count_nor_conv_3x3")[cell] == 0
+    assert features.total("live_count_nor_conv_1x1")[cell] == 1
+    conv1x1 = nb201.parse("|none~0|+|none~0|none~1|+|nor_conv_1x1~0|none~1|none~2|")
+    assert features.total("live_flops")[cell] == features.total("live_flops")[conv1x1] > 0
+    assert features.total("flops")[cell] > features.total("flops")[conv1x1]
+
+
 def test_fbnet_per_op_costs_sum_to_the_network_totals(fbnet):
     features = fbnet.cost_features
     fixed_params, fixed_flops = fbnet_fixed_cost()

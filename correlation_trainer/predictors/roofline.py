@@ -2,8 +2,9 @@
 
 Latency on these devices follows the cost of each operation closely, so a regression of latency
 (milliseconds) on a few architecture totals of :mod:`nas_embedding_suite.cost_features` (FLOPs,
-pointwise-conv FLOPs, depthwise-conv FLOPs, activation elements written, kernel launches) is a
-strong few-shot predictor. Totals are standardised over the whole space (they are analytic: no
+pointwise-conv FLOPs, depthwise-conv FLOPs, activation elements written, kernel launches,
+parameters, input elements read; for NB201 also the same over the live ops and the per-op counts)
+is a strong few-shot predictor. Totals are standardised over the whole space (they are analytic: no
 target information), then:
 
 - ``roofline``: ridge regression with an intercept on the k target samples only; the ridge
@@ -11,7 +12,9 @@ target information), then:
 - ``roofline_prior``: the same fit on every source device (on the shared source set) gives
   coefficient vectors; with each device's latencies divided by their mean, their mean and
   covariance are a Gaussian prior, and the target's coefficients are its posterior mean given the
-  k samples (scaled by their own mean). Predictions are scaled back to milliseconds.
+  k samples (scaled by their own mean). The sources span few directions of coefficient space, so
+  the prior is widened isotropically by the factor (of its mean variance) with the smallest
+  leave-one-out error on the k samples. Predictions are scaled back to milliseconds.
 
 Scores are predicted milliseconds.
 """
@@ -21,12 +24,14 @@ from typing import Dict, Optional, Tuple
 
 import numpy as np
 
-from .base import PREDICTORS, Adaptation, FewShotPredictor
+from .base import HELP_SOURCE_SIZES, PREDICTORS, Adaptation, FewShotPredictor
 
-TOTALS = ("flops", "pointwise_flops", "depthwise_flops", "activations", "kernels")
+TOTALS = ("flops", "pointwise_flops", "depthwise_flops", "activations", "kernels", "params", "act_in")
 RIDGE_GRID = tuple(10.0 ** e for e in range(-4, 4))
 #: added to the prior covariance's diagonal (in standardised units) so that it stays invertible
 PRIOR_JITTER = 1e-4
+#: multiples of the prior's mean variance tried as extra isotropic width (leave-one-out choice)
+WIDENING_GRID = (0.0, 0.01, 0.1, 1.0, 10.0, 100.0, 1e4)
 
 
 def design_matrix(totals: np.ndarray) -> np.ndarray:
@@ -66,11 +71,35 @@ def posterior_mean(x: np.ndarray, y: np.ndarray, prior_mean: np.ndarray, prior_c
     return np.linalg.solve(x.T @ x / noise + precision, x.T @ y / noise + precision @ prior_mean)
 
 
+def loo_posterior(x: np.ndarray, y: np.ndarray, prior_mean: np.ndarray, prior_cov: np.ndarray,
+                  noise: float, widening=WIDENING_GRID) -> Tuple[np.ndarray, float]:
+    """Posterior mean under the prior widened by the factor of ``widening`` (added to the
+    covariance as that multiple of its mean variance, times the identity) with the smallest
+    leave-one-out squared error on (x, y); returns (coefficients, widening).
+
+    The source devices span few directions of coefficient space and a target may lie off them:
+    the k samples decide how far to trust the sources.
+    """
+    residual_target = y - x @ prior_mean
+    scale = float(np.mean(np.diag(prior_cov)))
+    best: Optional[Tuple[float, np.ndarray, float]] = None
+    for factor in widening:
+        precision = np.linalg.inv(prior_cov + factor * scale * np.eye(len(prior_mean)))
+        inverse = np.linalg.inv(x.T @ x + noise * precision)
+        leverage = np.einsum("ij,jk,ik->i", x, inverse, x)
+        shift = inverse @ x.T @ residual_target
+        residual = residual_target - x @ shift
+        error = np.mean((residual / np.clip(1.0 - leverage, 1e-6, None)) ** 2)
+        if best is None or error < best[0]:
+            best = (error, prior_mean + shift, factor)
+    return best[1], best[2]
+
+
 class _RooflineBase(FewShotPredictor):
     def __init__(self, config, data, torch_device):
         super().__init__(config, data, torch_device)
         features = data.space.cost_features
-        self.x = design_matrix(np.stack([features.total(name) for name in TOTALS], axis=1))
+        self.x = design_matrix(features.columns(TOTALS))
 
     def settings(self) -> Dict[str, object]:
         return {"totals": list(TOTALS), "ridge_grid": [RIDGE_GRID[0], RIDGE_GRID[-1]]}
@@ -97,6 +126,7 @@ class RooflinePriorPredictor(_RooflineBase):
     """Bayesian linear regression on cost totals with a prior learned from the source devices."""
 
     name = "roofline_prior"
+    source_sizes = HELP_SOURCE_SIZES  # source measurements are free: fit the prior on many
 
     def pretrain(self, archs, seq, progress):
         if len(archs) == 0:
@@ -120,5 +150,5 @@ class RooflinePriorPredictor(_RooflineBase):
         if state is None:  # no source set: the plain ridge fit
             coefficients = loo_ridge(self.x[archs], y / scale)[0]
         else:
-            coefficients = posterior_mean(self.x[archs], y / scale, state["mean"], state["cov"], state["noise"])
+            coefficients, _ = loo_posterior(self.x[archs], y / scale, state["mean"], state["cov"], state["noise"])
         return Adaptation([scale * (self.x[eval_archs] @ coefficients)])

@@ -213,7 +213,7 @@ class NB201Space(SearchSpace):
     def compute_cost_features(self):
         from ..cost_features import nb201_cost_features
 
-        return nb201_cost_features(self.op_matrix)
+        return nb201_cost_features(self.op_matrix, self.graphs.node_mask[:, 1:-1])
 
     def params_flops(self):
         from ..analytic_costs import nb201_params_flops
