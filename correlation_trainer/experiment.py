@@ -51,6 +51,7 @@ class ExperimentConfig:
     sampling_method: str = "kmeancosine"
     source_sampon: bool = True
     meta_episodes: int = 2000  # HELP's meta-training episodes
+    plus_parts: Sequence[str] = ("cost", "nodes", "base")  # NASFLAT+'s parts (--plus_parts)
     # The k target samples are drawn with the seed of (seed, trial, source size, target, k); with
     # this set, of this source size instead (baselines take the samples of NASFLAT's default run).
     sample_seed_size: Optional[int] = None
@@ -61,6 +62,8 @@ class ExperimentConfig:
         settings = asdict(self)
         if self.predictor != "help":
             del settings["meta_episodes"]
+        if self.predictor != "nasflat_plus":
+            del settings["plus_parts"]
         # fields added after results were first saved are left out at their defaults, so that
         # earlier runs keep their keys
         for name, default in (("predictor", "nasflat"), ("sample_seed_size", None)):

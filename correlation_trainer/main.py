@@ -38,6 +38,7 @@ from correlation_trainer.evaluation import list_protocols  # noqa: E402
 from correlation_trainer.experiment import Experiment, ExperimentConfig  # noqa: E402
 from correlation_trainer.models.graph_layers import FUSE_METHODS, GNN_TYPES  # noqa: E402
 from correlation_trainer.predictors import PREDICTORS, list_predictors  # noqa: E402
+from correlation_trainer.predictors.nasflat_plus import PLUS_PARTS  # noqa: E402
 from correlation_trainer.new_device import (  # noqa: E402
     fixed_transfer_samples, load_measured, write_choice, write_new_device_outputs,
 )
@@ -76,6 +77,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--space", default="nb201", choices=list_spaces(), help="search space")
     p.add_argument("--meta_episodes", type=int, default=2000,
                    help="--predictor help: meta-training episodes (8 source devices each)")
+    p.add_argument("--plus_parts", nargs="+", default=list(PLUS_PARTS), choices=PLUS_PARTS,
+                   help="--predictor nasflat_plus: cost (cost totals in the supplementary vector), "
+                        "nodes (per-op cost features beside the op embeddings), base (roofline fit "
+                        "as a residual base)")
     p.add_argument("--task_index", default="0",
                    help="task index within the space (0-5, 9999 = quick task) or a label such as ND")
     p.add_argument("--representation", default="adj_gin", choices=list_representations(),
@@ -164,6 +169,7 @@ def make_config(args: argparse.Namespace, space: str, task_index: int) -> Experi
         ensemble_fuse_method=args.ensemble_fuse_method, dropout=pick("dropout"),
         sampling_metric=pick("sampling_metric"), sampling_method=args.sampling_method,
         source_sampon=args.source_sampon, meta_episodes=args.meta_episodes,
+        plus_parts=tuple(args.plus_parts),
         eval_protocol=args.eval_protocol, device=args.device,
     )
 

@@ -40,6 +40,7 @@ class TaskData:
     op_ids: torch.Tensor  # int64 [A, N]
     node_mask: torch.Tensor  # bool [A, N]
     supplementary: Optional[torch.Tensor]  # float32 [A, d] or None
+    node_features: Optional[torch.Tensor] = None  # float32 [A, N, F] per-node inputs, or None
 
     @classmethod
     def build(cls, task: Task, space: SearchSpace, encoding: Optional[str] = None,
@@ -101,6 +102,7 @@ class TaskData:
             op_ids=self.op_ids.to(device),
             node_mask=self.node_mask.to(device),
             supplementary=None if self.supplementary is None else self.supplementary.to(device),
+            node_features=None if self.node_features is None else self.node_features.to(device),
         )
 
     @property

@@ -22,9 +22,15 @@ class FitSettings:
     eta_min: float = 1e-6
 
 
+def _node_features(data: TaskData, arch: torch.Tensor) -> dict:
+    """The model's ``node_features`` keyword for a batch, when the data carries them."""
+    return {} if data.node_features is None else {"node_features": data.node_features[arch]}
+
+
 def predict(model: torch.nn.Module, data: TaskData, archs: np.ndarray, device: int,
-            batch_size: int = 4096) -> np.ndarray:
-    """Scores of ``archs`` on device index ``device`` (eval mode, no gradients)."""
+            batch_size: int = 4096, offsets: Optional[np.ndarray] = None) -> np.ndarray:
+    """Scores of ``archs`` on device index ``device`` (eval mode, no gradients), plus
+    ``offsets[i]`` for ``archs[i]`` when given (a residual base)."""
     model.eval()
     scores = []
     where = data.adjacency.device
@@ -36,9 +42,11 @@ def predict(model: torch.nn.Module, data: TaskData, archs: np.ndarray, device: i
             out = model(
                 data.adjacency[chunk], data.op_ids[chunk], data.node_mask[chunk],
                 torch.full((len(chunk),), device, dtype=torch.long, device=where), supp,
+                **_node_features(data, chunk),
             )
             scores.append(out.float().cpu().numpy())
-    return np.concatenate(scores) if scores else np.zeros(0, dtype=np.float32)
+    result = np.concatenate(scores) if scores else np.zeros(0, dtype=np.float32)
+    return result if offsets is None else result + np.asarray(offsets, dtype=result.dtype)
 
 
 def fit(
@@ -51,12 +59,14 @@ def fit(
     on_epoch_end: Optional[Callable[[int], None]] = None,
     progress: Optional[Callable[[], None]] = None,
     loss_fn: Callable[..., torch.Tensor] = pairwise_hinge_loss,
+    offsets: Optional[np.ndarray] = None,
 ) -> None:
     """Train on examples (archs[i] measured on devices[i]) against their min-max scaled latencies.
 
     Each batch is scored once; ``loss_fn(scores, targets, generator=...)`` (default: the pairwise
     hinge loss, which forms its pairs from those scores). ``on_epoch_end(epoch)`` runs after every
-    epoch (the paper protocol evaluates there).
+    epoch (the paper protocol evaluates there). ``offsets[i]``, when given, is added to example
+    i's score: the model then learns a correction to that base.
     """
     where = data.adjacency.device
     archs_t = torch.as_tensor(np.asarray(archs, dtype=np.int64), device=where)
@@ -64,6 +74,7 @@ def fit(
     targets_t = torch.as_tensor(
         data.targets[np.asarray(devices), np.asarray(archs)], dtype=torch.float32, device=where
     )
+    offsets_t = None if offsets is None else torch.as_tensor(offsets, dtype=torch.float32, device=where)
     optimiser = torch.optim.AdamW(model.parameters(), lr=settings.lr, weight_decay=settings.weight_decay)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(
         optimiser, T_max=max(settings.epochs, 1), eta_min=settings.eta_min
@@ -79,8 +90,11 @@ def fit(
             arch = archs_t[batch]
             supp = data.supplementary[arch] if data.supplementary is not None else None
             scores = model(
-                data.adjacency[arch], data.op_ids[arch], data.node_mask[arch], devices_t[batch], supp
+                data.adjacency[arch], data.op_ids[arch], data.node_mask[arch], devices_t[batch], supp,
+                **_node_features(data, arch),
             )
+            if offsets_t is not None:
+                scores = scores + offsets_t[batch]
             loss = loss_fn(scores, targets_t[batch], generator=generator)
             optimiser.zero_grad(set_to_none=True)
             loss.backward()

@@ -4,7 +4,8 @@ Data flow for a batch of ``B`` graphs padded to ``N`` nodes (node 0 = input, nod
 
 1. Per-node embedding ``E`` (48-d at the reference settings): op embedding (40) concatenated with
    the device's hardware embedding (8); the input node gets zeros and the output node a learned
-   vector of its own. With ``hwemb_to_mlp`` the hardware embedding leaves the nodes and instead
+   vector of its own. With ``node_feature_dim`` (NASFLAT+), a linear map of per-node features
+   (the op's cost at its position) is added to the op nodes' embeddings. With ``hwemb_to_mlp`` the hardware embedding leaves the nodes and instead
    goes through an 8-48-48 MLP to the regression head.
 2. Initial node states ``X``: a learned vector for the input node and one shared learned vector for
    every other node, projected 48 -> 96. Op identity enters only through the layer gates.
@@ -58,6 +59,8 @@ class NASFLATModel(nn.Module):
             ``op_emb_dim + hw_emb_dim`` so that all node-embedding widths stay the same.
         hw_mlp_dim: hidden and output width of that hardware MLP (48).
         supp_dim: width of the per-architecture supplementary vector (0 = none).
+        node_feature_dim: width of per-node input features added to the op embeddings through
+            a linear map (0 = none; NASFLAT+ gives the op's cost features).
         supp_hidden_dim, supp_out_dim: supplementary MLP ``supp_dim -> 128 -> 128 -> 48``.
         head_hidden: width of the head's hidden layers (200).
         head_layers: number of hidden head layers (3).
@@ -84,6 +87,7 @@ class NASFLATModel(nn.Module):
         hwemb_to_mlp: bool = False,
         hw_mlp_dim: int = 48,
         supp_dim: int = 0,
+        node_feature_dim: int = 0,
         supp_hidden_dim: int = 128,
         supp_out_dim: int = 48,
         head_hidden: int = 200,
@@ -114,6 +118,7 @@ class NASFLATModel(nn.Module):
         self.hw_embedding = nn.Embedding(num_devices, hw_emb_dim)
         self.register_buffer("input_emb", torch.zeros(self.emb_dim))
         self.output_emb = nn.Parameter(torch.randn(self.emb_dim))
+        self.node_feature_map = nn.Linear(node_feature_dim, self.emb_dim) if node_feature_dim > 0 else None
 
         self.input_node = nn.Parameter(torch.randn(node_dim))
         self.other_node = nn.Parameter(torch.randn(node_dim))
@@ -145,13 +150,16 @@ class NASFLATModel(nn.Module):
             head_in += supp_out_dim
         self.head = _mlp([head_in] + [head_hidden] * head_layers + [1], dropout)
 
-    def node_embeddings(self, op_ids: torch.Tensor, device_idx: torch.Tensor) -> torch.Tensor:
+    def node_embeddings(self, op_ids: torch.Tensor, device_idx: torch.Tensor,
+                        node_features: torch.Tensor = None) -> torch.Tensor:
         """Per-node op(+hardware) embeddings ``[B, N, emb_dim]`` used by the pass-1 gates."""
         emb = self.op_embedding(op_ids)
         batch, num_nodes = op_ids.shape
         if not self.hwemb_to_mlp:
             hw = self.hw_embedding(device_idx).unsqueeze(1).expand(batch, num_nodes, -1)
             emb = torch.cat((emb, hw), dim=-1)
+        if self.node_feature_map is not None:
+            emb = emb + self.node_feature_map(node_features.to(emb.dtype))
         return torch.cat(
             (
                 self.input_emb.expand(batch, 1, -1),
@@ -176,12 +184,12 @@ class NASFLATModel(nn.Module):
             h = F.dropout(h, self.gnn_dropout, self.training)
         return h
 
-    def graph_embedding(self, adjacency, op_ids, node_mask, device_idx) -> torch.Tensor:
+    def graph_embedding(self, adjacency, op_ids, node_mask, device_idx, node_features=None) -> torch.Tensor:
         """Both GNN passes and the readout: ``[B, hidden_dim]`` (before the head)."""
         batch, num_nodes = op_ids.shape
         node_mask = node_mask.bool()
         incoming = incoming_matrix(adjacency.to(self.output_emb.dtype), node_mask)
-        emb = self.node_embeddings(op_ids, device_idx)
+        emb = self.node_embeddings(op_ids, device_idx, node_features)
         states = self.initial_states(num_nodes)
 
         h = self._run_pass(self.pass1, states, incoming, node_mask, emb)
@@ -196,7 +204,7 @@ class NASFLATModel(nn.Module):
         # a scaled sum, so it keeps how many ops a cell has, which latency depends on.
         return (h * weights).sum(dim=1) / (num_nodes - 1)
 
-    def forward(self, adjacency, op_ids, node_mask, device_idx, supplementary=None):
+    def forward(self, adjacency, op_ids, node_mask, device_idx, supplementary=None, node_features=None):
         """Score a batch of architectures on the given devices.
 
         Args:
@@ -205,6 +213,7 @@ class NASFLATModel(nn.Module):
             node_mask: bool ``[B, N]``, ``False`` for cut or padded nodes.
             device_idx: long ``[B]``, rows of the hardware-embedding table.
             supplementary: float ``[B, supp_dim]``; required iff ``supp_dim > 0``.
+            node_features: float ``[B, N, node_feature_dim]``; required iff ``node_feature_dim > 0``.
 
         Returns:
             Scores ``[B]`` (higher = predicted slower; only their order is trained).
@@ -223,7 +232,9 @@ class NASFLATModel(nn.Module):
                 f"model built with supp_dim={self.supp_dim}: supplementary must "
                 + ("be given" if self.supp_mlp is not None else "be None")
             )
-        features = [self.graph_embedding(adjacency, op_ids, node_mask, device_idx)]
+        if (node_features is None) != (self.node_feature_map is None):
+            raise ValueError("node_features must be given exactly when the model has node_feature_dim > 0")
+        features = [self.graph_embedding(adjacency, op_ids, node_mask, device_idx, node_features)]
         if self.hw_mlp is not None:
             features.append(self.hw_mlp(self.hw_embedding(device_idx)))
         if self.supp_mlp is not None:

@@ -24,6 +24,7 @@ def build_nasflat_model(config, data: TaskData, num_devices: int) -> NASFLATMode
         ensemble_fuse_method=config.ensemble_fuse_method,
         hwemb_to_mlp=config.hwemb_to_mlp,
         supp_dim=supp_dim,
+        node_feature_dim=0 if data.node_features is None else data.node_features.shape[-1],
         dropout=config.dropout,
     )
 
@@ -42,6 +43,14 @@ class NasflatPredictor(FewShotPredictor):
     def pretrain_epochs(self) -> int:
         return self.config.epochs
 
+    def source_offsets(self, archs: np.ndarray, examples: np.ndarray, devices: np.ndarray):
+        """Per-example score offsets while pretraining (none: NASFLAT+ adds a residual base)."""
+        return None
+
+    def target_offsets(self, target: int, archs: np.ndarray, eval_archs: np.ndarray):
+        """Score offsets of the k samples and of the evaluated archs on ``target`` (none)."""
+        return None, None
+
     def adapt_epochs(self) -> int:
         return self.config.transfer_epochs
 
@@ -53,8 +62,9 @@ class NasflatPredictor(FewShotPredictor):
             sources = self.data.source_devices
             devices = np.repeat(sources, len(archs))
             settings = FitSettings(c.epochs, c.lr, c.batch_size, c.weight_decay, c.eta_min)
-            fit(model, self.data, np.tile(archs, len(sources)), devices, settings,
-                seeded_generator(seq), progress=progress)
+            examples = np.tile(archs, len(sources))
+            fit(model, self.data, examples, devices, settings, seeded_generator(seq), progress=progress,
+                offsets=self.source_offsets(archs, examples, devices))
         return copy.deepcopy(model.state_dict())
 
     def adapt(self, state, target, archs, eval_archs, seq, scored_epochs, keep_model,
@@ -71,17 +81,18 @@ class NasflatPredictor(FewShotPredictor):
             hw_source = self.data.device_name(source)
 
         scores: List[np.ndarray] = []
+        train_offsets, eval_offsets = self.target_offsets(target, archs, eval_archs)
 
         def evaluate(epoch: int) -> None:
             if epoch >= c.transfer_epochs - scored_epochs:
-                scores.append(predict(model, self.data, eval_archs, target))
+                scores.append(predict(model, self.data, eval_archs, target, offsets=eval_offsets))
 
         settings = FitSettings(c.transfer_epochs, c.transfer_lr, c.transfer_batch_size or k,
                                c.weight_decay, c.eta_min)
         fit(model, self.data, archs, np.full(k, target), settings, seeded_generator(seq),
-            on_epoch_end=evaluate, progress=progress)
+            on_epoch_end=evaluate, progress=progress, offsets=train_offsets)
         if not scores:  # zero fine-tuning epochs: score the pretrained model
-            scores.append(predict(model, self.data, eval_archs, target))
+            scores.append(predict(model, self.data, eval_archs, target, offsets=eval_offsets))
         model_state = None
         if keep_model:
             model_state = {n: t.detach().cpu().clone() for n, t in model.state_dict().items()}
