@@ -16,6 +16,7 @@ from tqdm import tqdm
 from nas_embedding_suite.errors import NasflatError
 
 from .evaluation import PROTOCOLS, rank_correlations
+from .latency_calibration import LinearCalibration, latency_errors
 from .predictors import PREDICTORS, FewShotPredictor
 from .results import load_unit, save_unit
 from .samplers import SamplingContext, build_sampler
@@ -103,6 +104,8 @@ class TransferResult:
     predicted: np.ndarray
     measured: np.ndarray
     model_state: Optional[Dict[str, torch.Tensor]] = None  # the fine-tuned weights, when kept
+    mape: float = float("nan")  # of the scores calibrated to ms on the k samples (NaN: no calibration)
+    within10: float = float("nan")  # share of evaluated archs within 10 % of their measured latency
 
 
 def _seed_sequence(*parts: int) -> np.random.SeedSequence:
@@ -220,11 +223,15 @@ class Experiment:
         adapted = self.predictor.adapt(pretrained, target, archs, eval_archs, seq,
                                        self.protocol.epochs_averaged, self.keep_models, bar.update)
         metrics = [rank_correlations(s, truth) for s in adapted.scores]
+        errors = {"mape": float("nan"), "within10": float("nan")}
+        if adapted.sample_scores is not None:
+            calibration = LinearCalibration.fit(adapted.sample_scores, self.data.table.values[target, archs])
+            errors = latency_errors(calibration(adapted.scores[-1]), truth)
         return TransferResult(
             trial=trial, source_size=source_size, k=k, target=self.data.device_name(target),
             spr=float(np.mean([m["spr"] for m in metrics])),
             kdt=float(np.mean([m["kdt"] for m in metrics])),
             n_eval=len(eval_archs), hw_source=adapted.hw_source, transfer_archs=archs,
             eval_archs=eval_archs, predicted=adapted.scores[-1], measured=truth,
-            model_state=adapted.model_state,
+            model_state=adapted.model_state, **errors,
         )

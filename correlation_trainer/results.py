@@ -17,6 +17,10 @@ import pandas as pd
 
 _ARRAYS = ("transfer_archs", "eval_archs", "predicted", "measured")
 _SCALARS = ("trial", "source_size", "k", "target", "spr", "kdt", "n_eval", "hw_source")
+#: scalars added later: units saved before them load with NaN
+_OPTIONAL_SCALARS = ("mape", "within10")
+#: per-transfer measurements (not configuration) in the result rows
+METRICS = ("spr", "kdt", "mape", "within10")
 
 
 def atomic_write_bytes(path: Path, writer) -> None:
@@ -37,7 +41,7 @@ def save_unit(path: Path, results: Sequence, config: Dict) -> None:
     """Save one (trial, source size) unit: every transfer's metrics and raw predictions."""
     arrays: Dict[str, np.ndarray] = {"config": np.array(json.dumps(config, default=list))}
     for i, result in enumerate(results):
-        for name in _SCALARS:
+        for name in _SCALARS + _OPTIONAL_SCALARS:
             arrays[f"{i}/{name}"] = np.array(getattr(result, name))
         for name in _ARRAYS:
             arrays[f"{i}/{name}"] = np.asarray(getattr(result, name))
@@ -56,6 +60,8 @@ def load_unit(path: Path) -> Optional[List]:
             results = []
             for i in range(count):
                 values = {name: stored[f"{i}/{name}"][()] for name in _SCALARS}
+                values.update({name: float(stored[f"{i}/{name}"][()]) for name in _OPTIONAL_SCALARS
+                               if f"{i}/{name}" in stored.files})
                 values.update({name: stored[f"{i}/{name}"] for name in _ARRAYS})
                 values["target"] = str(values["target"])
                 values["hw_source"] = str(values["hw_source"])
@@ -71,7 +77,8 @@ def results_frame(results: Sequence, config: Dict, task_label: str) -> pd.DataFr
     for r in results:
         row = dict(config)
         row.update(task=task_label, trial=r.trial, source_size=r.source_size, k=r.k,
-                   target_device=r.target, spr=r.spr, kdt=r.kdt, n_eval=r.n_eval, hw_source=r.hw_source)
+                   target_device=r.target, spr=r.spr, kdt=r.kdt, mape=r.mape, within10=r.within10,
+                   n_eval=r.n_eval, hw_source=r.hw_source)
         rows.append(row)
     frame = pd.DataFrame(rows)
     for column in frame.columns:
@@ -80,23 +87,33 @@ def results_frame(results: Sequence, config: Dict, task_label: str) -> pd.DataFr
     return frame
 
 
+def _with_error_columns(trials: pd.DataFrame) -> pd.DataFrame:
+    """``trials`` with the ms-error columns (NaN in rows written before they existed)."""
+    missing = {name: float("nan") for name in ("mape", "within10") if name not in trials.columns}
+    return trials.assign(**missing) if missing else trials
+
+
 def per_device_table(trials: pd.DataFrame) -> pd.DataFrame:
     """Mean and std over trials per (target device, source size, k); config columns kept."""
-    keys = [c for c in trials.columns if c not in ("trial", "spr", "kdt", "n_eval", "hw_source")]
+    trials = _with_error_columns(trials)
+    keys = [c for c in trials.columns if c not in ("trial", "n_eval", "hw_source") + METRICS]
     grouped = trials.groupby(keys, sort=False, dropna=False)
     table = grouped.agg(spr=("spr", "mean"), kdt=("kdt", "mean"), spr_std=("spr", "std"),
-                        kdt_std=("kdt", "std"), n_eval=("n_eval", "mean"), trials=("trial", "nunique"))
+                        kdt_std=("kdt", "std"), mape=("mape", "mean"), within10=("within10", "mean"),
+                        n_eval=("n_eval", "mean"), trials=("trial", "nunique"))
     return table.reset_index().fillna({"spr_std": 0.0, "kdt_std": 0.0})
 
 
 def averaged_table(trials: pd.DataFrame) -> pd.DataFrame:
     """Per (source size, k): average over target devices per trial, then mean and std over trials."""
+    trials = _with_error_columns(trials)
     keys = [c for c in trials.columns
-            if c not in ("trial", "spr", "kdt", "n_eval", "hw_source", "target_device")]
-    per_trial = trials.groupby(keys + ["trial"], sort=False, dropna=False)[["spr", "kdt"]].mean().reset_index()
+            if c not in ("trial", "n_eval", "hw_source", "target_device") + METRICS]
+    per_trial = trials.groupby(keys + ["trial"], sort=False, dropna=False)[list(METRICS)].mean().reset_index()
     grouped = per_trial.groupby(keys, sort=False, dropna=False)
     table = grouped.agg(spr=("spr", "mean"), kdt=("kdt", "mean"), spr_std=("spr", "std"),
-                        kdt_std=("kdt", "std"), trials=("trial", "nunique"))
+                        kdt_std=("kdt", "std"), mape=("mape", "mean"), within10=("within10", "mean"),
+                        trials=("trial", "nunique"))
     return table.reset_index().fillna({"spr_std": 0.0, "kdt_std": 0.0})
 
 
@@ -125,6 +142,13 @@ def merge_csv(frame: pd.DataFrame, path: Path, key: str = "run_key") -> pd.DataF
     return frame
 
 
+def _ms_errors(row) -> str:
+    """`` MAPE x% within10 y%`` for a row with the calibrated-latency errors, else nothing."""
+    if pd.isna(row.get("mape", float("nan"))):
+        return ""
+    return f"  MAPE {100 * row['mape']:.1f}%  within 10% {100 * row['within10']:.0f}%"
+
+
 def format_results(per_device: pd.DataFrame, averaged: pd.DataFrame) -> str:
     """A readable table: Spearman/Kendall (mean +- std) per target and the average."""
     lines = []
@@ -134,11 +158,11 @@ def format_results(per_device: pd.DataFrame, averaged: pd.DataFrame) -> str:
         for _, row in group.iterrows():
             lines.append(
                 f"  {str(row['target_device']).ljust(width)}  spearman {row['spr']:.3f} +- {row['spr_std']:.3f}"
-                f"  kendall {row['kdt']:.3f} +- {row['kdt_std']:.3f}"
+                f"  kendall {row['kdt']:.3f} +- {row['kdt_std']:.3f}" + _ms_errors(row)
             )
         mean = averaged[(averaged["source_size"] == source_size) & (averaged["k"] == k)].iloc[0]
         lines.append(
             f"  {'MEAN'.ljust(width)}  spearman {mean['spr']:.3f} +- {mean['spr_std']:.3f}"
-            f"  kendall {mean['kdt']:.3f} +- {mean['kdt_std']:.3f}"
+            f"  kendall {mean['kdt']:.3f} +- {mean['kdt_std']:.3f}" + _ms_errors(mean)
         )
     return "\n".join(lines)

@@ -46,6 +46,8 @@ GROUP_COLUMNS = ["study", "method", "variant", "space", "task", "source_size", "
 
 
 def _same(value, reference) -> bool:
+    if isinstance(reference, (list, tuple)):  # written as space-separated text
+        return str(value) == " ".join(map(str, reference))
     if isinstance(reference, bool):
         return str(value).strip().lower() == str(reference).lower()
     if isinstance(reference, (int, float)):
@@ -96,7 +98,7 @@ def collect(results_root: Path, studies: Optional[Dict[str, List[str]]] = None,
         return pd.DataFrame(columns=KEY_COLUMNS + ["spr", "kdt"])
     tidy = pd.concat(frames, ignore_index=True)
     tidy = tidy.drop_duplicates(subset=KEY_COLUMNS + ["line_id"], keep="last")
-    first = KEY_COLUMNS + ["spr", "kdt", "n_eval", "hw_source", "line_id"]
+    first = KEY_COLUMNS + ["spr", "kdt", "mape", "within10", "n_eval", "hw_source", "line_id"]
     ordered = [c for c in first if c in tidy.columns] + [c for c in tidy.columns if c not in first]
     tidy = tidy[ordered]
     order = list(dict.fromkeys(list(study_order) + list(tidy["study"])))
@@ -110,10 +112,11 @@ def summarise(tidy: pd.DataFrame) -> pd.DataFrame:
     devices within each trial, then mean and std over trials, and n (trials)."""
     if tidy.empty:
         return pd.DataFrame(columns=GROUP_COLUMNS + ["spr", "spr_std", "kdt", "kdt_std", "n"])
-    per_trial = tidy.groupby(GROUP_COLUMNS + ["trial"], sort=False)[["spr", "kdt"]].mean().reset_index()
+    errors = [c for c in ("mape", "within10") if c in tidy.columns]
+    per_trial = tidy.groupby(GROUP_COLUMNS + ["trial"], sort=False)[["spr", "kdt"] + errors].mean().reset_index()
     table = per_trial.groupby(GROUP_COLUMNS, sort=False).agg(
         spr=("spr", "mean"), spr_std=("spr", "std"), kdt=("kdt", "mean"), kdt_std=("kdt", "std"),
-        n=("trial", "nunique"))
+        n=("trial", "nunique"), **{c: (c, "mean") for c in errors})
     return table.reset_index().fillna({"spr_std": 0.0, "kdt_std": 0.0})
 
 

@@ -26,7 +26,8 @@ from nas_embedding_suite.errors import NasflatError, run_reporting_errors  # noq
 
 from jobs.aggregate import collect, geometric_mean, summarise  # noqa: E402
 
-METHOD_ORDER = ["nasflat", "help", "multipredict", "closest_device", "flops", "params"]
+METHOD_ORDER = ["nasflat_plus", "nasflat", "roofline", "roofline_prior", "help", "multipredict",
+                "closest_device", "flops", "params"]
 
 
 def comparison_summary(folders: Sequence[Path]) -> pd.DataFrame:

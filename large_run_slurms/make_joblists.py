@@ -6,6 +6,10 @@
 - ``help_unified_joblist.log``, ``multipredict_unified_joblist.log``, ``references_joblist.log``:
   the HELP and MultiPredict baselines and the zero-shot references (FLOPs, params, closest source
   device) on the 12 tasks at k = 5, 10, 20, for the comparison table.
+- ``physics_joblist.log``: the cost-feature predictors (``roofline``, ``roofline_prior``, NASFLAT+)
+  on the 12 tasks at k = 5, 10, 20, and NASFLAT+'s ablation (each part alone, and without the
+  residual base) on the NB201 tasks. Studies are split by space where a space's lines cost far
+  more (NASFLAT+ on FBNet pretrains like NASFLAT).
 
 Each study starts with a ``# study: NAME`` line. Every study varies one thing from the headline
 setting; an experiment that two studies share is the same command, so it has one id and runs once.
@@ -121,6 +125,33 @@ def baselines(predictors: List[str], sizes: Dict[str, str]) -> List[str]:
     return out
 
 
+PLUS_ABLATION = [["cost"], ["nodes"], ["base"], ["cost", "nodes"]]
+
+
+def physics() -> List[str]:
+    """The lines of the cost-feature predictors' job list (see the module docstring)."""
+    out = ["# Cost-feature predictors: EXECUTE,JOB_ID,GPU,MEM,NTASKS,<command>.",
+           "# Each draws the same k target samples as NASFLAT's default run."]
+    number = 0
+    base = "--transfer_sample_sizes 5 10 20 --num_trials 3 --no_progress"
+    studies = [("roofline", "roofline", TASKS, [""]), ("roofline_prior", "roofline_prior", TASKS, [""])]
+    for space in ("nb201", "fbnet"):
+        spaced = [(s, t) for s, t in TASKS if s == space]
+        studies.append((f"nasflat_plus_{space}", "nasflat_plus", spaced, [""]))
+    studies.append(("plus_ablation", "nasflat_plus", [(s, t) for s, t in TASKS if s == "nb201"],
+                    [" --plus_parts " + " ".join(parts) for parts in PLUS_ABLATION]))
+    for study, predictor, tasks, variants in studies:
+        out += ["", f"# study: {study}"]
+        for variant in variants:
+            for space, task in tasks:
+                number += 1
+                representation = " --representation adj_gin_zcp" if space == "fbnet" and predictor == "nasflat_plus" else ""
+                cmd = (f"python correlation_trainer/main.py --predictor {predictor} --space {space} --task_index {task}"
+                       f"{representation}{variant} {base}")
+                out.append(line(number, space, cmd, True))
+    return out
+
+
 def main() -> None:
     """Write the job lists."""
     files = {
@@ -128,6 +159,7 @@ def main() -> None:
         "help_unified_joblist.log": baselines(["help"], {"nb201": "900", "fbnet": "4000"}),
         "multipredict_unified_joblist.log": baselines(["multipredict"], {"nb201": "900", "fbnet": "4000"}),
         "references_joblist.log": baselines(["flops", "params", "closest_device"], {}),
+        "physics_joblist.log": physics(),
     }
     for name, lines in files.items():
         (HERE / name).write_text("\n".join(lines) + "\n")

@@ -42,12 +42,14 @@ class Adaptation:
     scored fine-tuning epoch (the paper protocol averages the metrics of the last few epochs;
     methods without epochs give one array). ``hw_source``: the source device whose hardware
     embedding initialised the target's, or "-". ``model_state``: the adapted weights, when asked
-    for and when the method has any.
+    for and when the method has any. ``sample_scores``: the adapted predictor's scores of the k
+    samples themselves (what the calibration to milliseconds is fit on), when it gives them.
     """
 
     scores: List[np.ndarray]
     hw_source: str = "-"
     model_state: Optional[Dict[str, torch.Tensor]] = None
+    sample_scores: Optional[np.ndarray] = None
 
 
 class FewShotPredictor:

@@ -176,13 +176,16 @@ class HelpPredictor(FewShotPredictor):
         hw = self.hw[target]
         support, evaluate = self._take(archs), self._take(eval_archs)
         total = np.zeros(len(eval_archs))
+        sample_total = np.zeros(len(archs))
         for _ in range(ADAPT_SAMPLES):
             modulation, _ = learner.modulator(hw, generator)
             modulation = [m.detach() for m in modulation]
             params = learner.adapted(support, hw, y, modulation, second_order=False)
+            detached = {n: p.detach() for n, p in params.items()}
             with torch.no_grad():
-                predicted = functional_call(learner.regressor, {n: p.detach() for n, p in params.items()},
-                                            (evaluate, hw, modulation))
+                predicted = functional_call(learner.regressor, detached, (evaluate, hw, modulation))
+                on_samples = functional_call(learner.regressor, detached, (support, hw, modulation))
             total += predicted.double().cpu().numpy()
+            sample_total += on_samples.double().cpu().numpy()
         scores: List[np.ndarray] = [total / ADAPT_SAMPLES]
-        return Adaptation(scores)
+        return Adaptation(scores, sample_scores=sample_total / ADAPT_SAMPLES)

@@ -83,6 +83,7 @@ class MultiPredictPredictor(FewShotPredictor):
         k = len(archs)
         source = closest_source(self.data, target, archs)
         totals: Dict[int, np.ndarray] = {}
+        sample_total = np.zeros(k)
         for child in seq.spawn(FINETUNES):
             torch.manual_seed(int(child.generate_state(1)[0]))
             model = self.build_model()
@@ -100,5 +101,7 @@ class MultiPredictPredictor(FewShotPredictor):
                 on_epoch_end=evaluate, progress=progress, loss_fn=l1_loss)
             if c.transfer_epochs == 0:
                 totals[0] = totals.get(0, 0.0) + predict(model, self.data, eval_archs, target)
+            sample_total += predict(model, self.data, archs, target)
         scores: List[np.ndarray] = [totals[e] / FINETUNES for e in sorted(totals)]
-        return Adaptation(scores, hw_source=self.data.device_name(source))
+        return Adaptation(scores, hw_source=self.data.device_name(source),
+                          sample_scores=sample_total / FINETUNES)

@@ -96,4 +96,5 @@ class NasflatPredictor(FewShotPredictor):
         model_state = None
         if keep_model:
             model_state = {n: t.detach().cpu().clone() for n, t in model.state_dict().items()}
-        return Adaptation(scores, hw_source, model_state)
+        sample_scores = predict(model, self.data, archs, target, offsets=train_offsets)
+        return Adaptation(scores, hw_source, model_state, sample_scores)

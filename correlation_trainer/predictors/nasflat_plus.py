@@ -68,6 +68,16 @@ class NasflatPlusPredictor(NasflatPredictor):
             changes["node_features"] = torch.as_tensor(scaled, dtype=torch.float32, device=where)
         self.data = replace(data, **changes)
 
+    def build_model(self):
+        """NASFLAT's model; with a residual base its last layer starts at zero, so that training
+        starts from the roofline's ranking and moves away from it only where the loss asks."""
+        model = super().build_model()
+        if "base" in self.parts:
+            last = model.head[-1]
+            torch.nn.init.zeros_(last.weight)
+            torch.nn.init.zeros_(last.bias)
+        return model
+
     def settings(self) -> Dict[str, object]:
         return {"plus_parts": list(self.parts), "totals": list(TOTALS)}
 

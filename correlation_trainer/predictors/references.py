@@ -20,7 +20,8 @@ class _StaticRanking(FewShotPredictor):
         return None
 
     def adapt(self, state, target, archs, eval_archs, seq, scored_epochs, keep_model, progress):
-        return Adaptation([np.asarray(self.values()[eval_archs], dtype=np.float64)])
+        values = np.asarray(self.values(), dtype=np.float64)
+        return Adaptation([values[eval_archs]], sample_scores=values[archs])
 
 
 @PREDICTORS.register("flops")
@@ -57,6 +58,7 @@ class ClosestDeviceReference(FewShotPredictor):
 
     def adapt(self, state, target, archs, eval_archs, seq, scored_epochs, keep_model, progress):
         source = closest_source(self.data, target, archs)
-        values = self.data.table.values[source, eval_archs].astype(np.float64)
-        values = np.where(np.isnan(values), np.nanmedian(self.data.table.values[source]), values)
-        return Adaptation([values], hw_source=self.data.device_name(source))
+        latency = self.data.table.values[source].astype(np.float64)
+        latency = np.where(np.isnan(latency), np.nanmedian(latency), latency)
+        return Adaptation([latency[eval_archs]], hw_source=self.data.device_name(source),
+                          sample_scores=latency[archs])

@@ -118,7 +118,7 @@ class RooflinePredictor(_RooflineBase):
     def adapt(self, state, target, archs, eval_archs, seq, scored_epochs, keep_model, progress):
         y = self.data.table.values[target, archs]
         coefficients, _ = loo_ridge(self.x[archs], y)
-        return Adaptation([self.x[eval_archs] @ coefficients])
+        return Adaptation([self.x[eval_archs] @ coefficients], sample_scores=self.x[archs] @ coefficients)
 
 
 @PREDICTORS.register("roofline_prior")
@@ -151,4 +151,5 @@ class RooflinePriorPredictor(_RooflineBase):
             coefficients = loo_ridge(self.x[archs], y / scale)[0]
         else:
             coefficients, _ = loo_posterior(self.x[archs], y / scale, state["mean"], state["cov"], state["noise"])
-        return Adaptation([scale * (self.x[eval_archs] @ coefficients)])
+        return Adaptation([scale * (self.x[eval_archs] @ coefficients)],
+                          sample_scores=scale * (self.x[archs] @ coefficients))
