@@ -2,8 +2,9 @@
 
     python benchmarks/baselines_speed.py [--space nb201|fbnet|both] [--predictors P ...] [--data_dir DIR]
 
-Each method runs in its own process with its default settings (NASFLAT: 16 / 800 source archs;
-HELP and MultiPredict: 900 / 4000; the references train nothing) on task ND (k = 5, 10, 20) or FD
+Each method runs in its own process with its default settings (NASFLAT and NASFLAT+: 16 / 800
+source archs; HELP, MultiPredict and roofline_prior: 900 / 4000; the references and roofline
+train nothing) on task ND (k = 5, 10, 20) or FD
 (k = 20), 1 trial, and the script prints wall time, peak RSS and the mean Spearman.
 """
 from __future__ import annotations
@@ -16,7 +17,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from main_timing import timed_run  # noqa: E402
 
-METHODS = ["nasflat", "help", "multipredict", "closest_device", "flops", "params"]
+METHODS = ["nasflat", "nasflat_plus", "roofline", "roofline_prior", "help", "multipredict", "closest_device",
+           "flops", "params"]
 TASKS = {
     "nb201": ["--space", "nb201", "--task_index", "ND", "--transfer_sample_sizes", "5", "10", "20"],
     "fbnet": ["--space", "fbnet", "--task_index", "FD", "--transfer_sample_sizes", "20"],
@@ -34,7 +36,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as out:
         for space in spaces:
             for method in args.predictors:
-                extra = ["--representation", "adj_gin_zcp"] if space == "fbnet" and method == "nasflat" else []
+                zcp = space == "fbnet" and method in ("nasflat", "nasflat_plus")
+                extra = ["--representation", "adj_gin_zcp"] if zcp else []
                 timed_run(TASKS[space] + common + extra + ["--predictor", method, "--out_dir", out],
                           f"{space} {TASKS[space][3]} {method}")
 

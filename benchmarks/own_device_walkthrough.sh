@@ -28,5 +28,11 @@ step $PY -m nas_embedding_suite measure --space fbnet --device-name "$NAME" --sa
 step $PY correlation_trainer/main.py --space fbnet --task_index FD --representation adj_gin_zcp \
     --sampling_metric flops --epochs 30 --num_trials 1 --threads 1 \
     --target_device_file "measurements/fbnet_$NAME.csv" --name_desc "${NAME}_fbnet"
+# the cost-feature predictor on the same measurements: no pretraining, a fit on the 20 samples
+step $PY correlation_trainer/main.py --space fbnet --task_index FD --predictor roofline \
+    --sampling_metric flops --num_trials 1 \
+    --target_device_file "measurements/fbnet_$NAME.csv" --name_desc "${NAME}_fbnet_roofline"
+step $PY correlation_trainer/main.py --space nb201 --task_index ND --predictor roofline --num_trials 1 \
+    --target_device_file "measurements/nb201_$NAME.csv" --name_desc "${NAME}_nb201_roofline"
 
 echo "walkthrough: $((SECONDS - START)) s"

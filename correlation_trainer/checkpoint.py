@@ -3,8 +3,9 @@
 A checkpoint is a folder with two files:
 
 - ``predictor.pt``: ``{"states": {target name: [state_dict of trial 0, trial 1, ...]}}`` (each
-  target is fine-tuned from the pretrained model on its own samples), written with ``torch.save``
-  and read back with ``weights_only=True``;
+  target is fine-tuned from the pretrained model on its own samples; for ``roofline`` and
+  ``roofline_prior`` a state is ``{"coefficients": ...}``, the fit on the cost totals), written
+  with ``torch.save`` and read back with ``weights_only=True``;
 - ``predictor.json``: the :class:`ExperimentConfig`, the task, the device names in hardware
   embedding order (sources, then the measured targets) and, per target, its device index, each
   trial's score mean and standard deviation over the whole space, the transfer samples and the
@@ -35,11 +36,26 @@ from nas_embedding_suite.safe_loading import load_torch_file
 
 from .experiment import ExperimentConfig
 from .predictors import build_nasflat_model
+from .predictors.roofline import roofline_design
 from .task_data import TaskData
 from .training import predict
 
 STATES_FILE = "predictor.pt"
 CONFIG_FILE = "predictor.json"
+#: predictors whose adapted state is a linear fit on the cost totals, not NASFLAT weights
+LINEAR_PREDICTORS = ("roofline", "roofline_prior")
+#: every predictor a checkpoint can hold (``--target_device_file`` accepts these)
+CHECKPOINT_PREDICTORS = ("nasflat",) + LINEAR_PREDICTORS
+
+
+class CostLinearModel:
+    """An adapted roofline predictor: milliseconds = design matrix of the cost totals @ coefficients."""
+
+    def __init__(self, coefficients: torch.Tensor):
+        self.coefficients = np.asarray(coefficients, dtype=np.float64)
+
+    def score(self, data: TaskData, archs: np.ndarray) -> np.ndarray:
+        return roofline_design(data.space)[np.asarray(archs, dtype=np.int64)] @ self.coefficients
 
 
 def latency_map(scores: np.ndarray, latency_ms: np.ndarray) -> Dict[str, float]:
@@ -68,6 +84,8 @@ class AdaptedPredictor:
     def models(self, data: TaskData, name: str) -> List[torch.nn.Module]:
         """The fine-tuned models of target ``name``, one per trial, on the CPU."""
         self.target(name)
+        if self.config.predictor in LINEAR_PREDICTORS:
+            return [CostLinearModel(state["coefficients"]) for state in self.states[name]]
         models = []
         for state in self.states[name]:
             model = build_nasflat_model(self.config, data, len(self.devices))
@@ -85,7 +103,8 @@ class AdaptedPredictor:
                    name: str) -> np.ndarray:
         """[trials, len(archs)] model outputs for target ``name``."""
         index = int(self.target(name)["device_index"])
-        return np.stack([predict(m, data, archs, index) for m in models]).astype(np.float64)
+        return np.stack([m.score(data, archs) if isinstance(m, CostLinearModel) else predict(m, data, archs, index)
+                         for m in models]).astype(np.float64)
 
     def scores(self, models: Sequence[torch.nn.Module], data: TaskData, archs: np.ndarray,
                name: str) -> np.ndarray:

@@ -34,6 +34,7 @@ if __package__ in (None, ""):  # run as a script: make the repository importable
 
 import torch  # noqa: E402
 
+from correlation_trainer.checkpoint import CHECKPOINT_PREDICTORS  # noqa: E402
 from correlation_trainer.evaluation import list_protocols  # noqa: E402
 from correlation_trainer.experiment import Experiment, ExperimentConfig  # noqa: E402
 from correlation_trainer.models.graph_layers import FUSE_METHODS, GNN_TYPES  # noqa: E402
@@ -204,8 +205,9 @@ def check_args(args: argparse.Namespace) -> None:
     if args.write_indices is not None and args.choose_samples is None:
         raise NasflatError("--write_indices needs --choose_samples K")
     if args.target_device_file:
-        if args.predictor != "nasflat":
-            raise NasflatError("--target_device_file works with --predictor nasflat (it writes a NASFLAT checkpoint)")
+        if args.predictor not in CHECKPOINT_PREDICTORS:
+            raise NasflatError(f"--target_device_file works with --predictor {', '.join(CHECKPOINT_PREDICTORS)} "
+                               "(the predictors a checkpoint can hold)")
         if len(transfer_sizes(args)) != 1 or (args.sample_sizes is not None and len(args.sample_sizes) != 1):
             raise NasflatError("with --target_device_file give one --transfer_sample_sizes and one --sample_sizes value")
         if args.eval_protocol != "honest":

@@ -26,7 +26,6 @@ from .experiment import ExperimentConfig, TransferResult
 from .results import write_csv
 from .samplers import choose_new_device_samples
 from .task_data import TaskData, closest_source
-from .training import predict
 
 CHECKPOINT_FOLDER = "predictor"
 
@@ -77,6 +76,10 @@ def write_choice(space, config: ExperimentConfig, k: int, path: Optional[Path] =
     return text
 
 
+#: how the report names each predictor's rows
+METHOD_NAMES = {"nasflat": "NASFLAT", "roofline": "roofline", "roofline_prior": "roofline with source prior"}
+
+
 def _reference_rows(data: TaskData, target: int, samples: np.ndarray, eval_archs: np.ndarray,
                     truth: np.ndarray) -> List[Dict[str, object]]:
     flops = rank_correlations(data.space.flops[eval_archs], truth)
@@ -107,8 +110,7 @@ def write_new_device_outputs(config: ExperimentConfig, data: TaskData, measured:
         samples = runs[0].transfer_archs
         predictor.targets[name] = {"device_index": target, "file": str(device.path),
                                    "transfer_archs": samples.tolist(), "score_mean": [], "score_std": []}
-        models = predictor.models(data, name)
-        raw = np.stack([predict(m, data, all_archs, target) for m in models]).astype(np.float64)
+        raw = predictor.raw_scores(predictor.models(data, name), data, all_archs, name)
         mean, std = raw.mean(axis=1), raw.std(axis=1)
         std = np.where(std > 0, std, 1.0)
         predictor.targets[name].update(score_mean=mean.tolist(), score_std=std.tolist())
@@ -121,11 +123,12 @@ def write_new_device_outputs(config: ExperimentConfig, data: TaskData, measured:
         truth = truth_row[eval_archs]
         trial_spr = np.array([r.spr for r in runs])
         trial_kdt = np.array([r.kdt for r in runs])
-        rows = [{"ranking": f"NASFLAT, mean of {len(runs)} trial(s)", "spr": trial_spr.mean(),
+        method = METHOD_NAMES.get(config.predictor, config.predictor)
+        rows = [{"ranking": f"{method}, mean of {len(runs)} trial(s)", "spr": trial_spr.mean(),
                  "kdt": trial_kdt.mean(), "spr_std": trial_spr.std(ddof=1) if len(runs) > 1 else 0.0,
                  "kdt_std": trial_kdt.std(ddof=1) if len(runs) > 1 else 0.0}]
         if len(runs) > 1:
-            rows.append({"ranking": f"NASFLAT, ensemble of {len(runs)} trials",
+            rows.append({"ranking": f"{method}, ensemble of {len(runs)} trials",
                          **rank_correlations(scores[eval_archs], truth)})
         rows += _reference_rows(data, target, samples, eval_archs, truth)
         for row in rows:

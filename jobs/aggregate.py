@@ -33,6 +33,8 @@ from nas_embedding_suite.errors import NasflatError, run_reporting_errors  # noq
 from jobs.line_state import read_json  # noqa: E402
 
 #: Settings that do not make a variant: they identify the run or are columns of their own.
+#: the methods that read ``--representation`` (for the others it is no variant)
+GRAPH_PREDICTORS = ("nasflat", "nasflat_plus")
 NOT_VARIANT = {"space", "task_index", "sample_sizes", "transfer_sample_sizes", "seed", "device", "predictor",
                "sample_seed_size"}
 #: Per-space reference values: main.py's SPACE_DEFAULTS, and the ZCP encoding of the FBNet headline.
@@ -62,6 +64,8 @@ def variant_of(row: Dict) -> str:
     """The settings of a result row that differ from the reference ones, as ``name=value`` text."""
     reference = {f.name: f.default for f in fields(ExperimentConfig) if f.name not in NOT_VARIANT}
     reference.update(SPACE_REFERENCE.get(str(row.get("space")), {}))
+    if str(row.get("predictor", "nasflat")) not in GRAPH_PREDICTORS:
+        reference.pop("representation")  # the other methods bring their own inputs
     changed = [f"{name}={row[name]}" for name, default in reference.items()
                if name in row and not pd.isna(row[name]) and not _same(row[name], default)]
     return " ".join(changed) or "reference"

@@ -133,7 +133,7 @@ def test_predictor_defaults_and_errors(tmp_path, capsys):
     device_file.write_text("arch,latency_ms\n")
     status = main(["--predictor", "flops", "--target_device_file", str(device_file), "--no_progress",
                    "--out_dir", str(tmp_path)])
-    assert status == 2 and "works with --predictor nasflat" in capsys.readouterr().err
+    assert status == 2 and "works with --predictor nasflat, roofline, roofline_prior" in capsys.readouterr().err
 
 
 def test_baselines_draw_the_samples_of_nasflats_default_run(quick_data):

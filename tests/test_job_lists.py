@@ -100,6 +100,10 @@ def test_variant_names_changed_settings():
     assert variant_of({"space": "fbnet", "representation": "adj_gin_zcp", "gnn_type": "gat", "transfer_epochs": 30,
                        "hwemb_to_mlp": True}) == "hwemb_to_mlp=True gnn_type=gat"
     assert variant_of({"space": "fbnet", "representation": "adj_gin"}) == "representation=adj_gin"
+    # the representation is NASFLAT's input: the other methods' rows stay at their reference
+    assert variant_of({"space": "fbnet", "predictor": "roofline", "representation": "adj_gin"}) == "reference"
+    assert variant_of({"space": "fbnet", "predictor": "nasflat_plus", "representation": "adj_gin"}) != "reference"
+    assert variant_of({"space": "nb201", "predictor": "nasflat_plus", "plus_parts": "cost nodes base"}) == "reference"
     # the per-space defaults of main.py are the reference (NB201: no dropout; FBNet: batch 16)
     assert variant_of({"space": "nb201", "dropout": 0.0, "sampling_metric": "flops"}) == "reference"
     assert variant_of({"space": "fbnet", "transfer_batch_size": 16, "sampling_metric": "random"}) == "reference"
@@ -110,7 +114,7 @@ def test_variant_names_changed_settings():
 # ---------------------------------------------------------------- the repository's job lists
 
 @pytest.mark.parametrize("name", ["unified_joblist.log", "help_unified_joblist.log", "multipredict_unified_joblist.log",
-                                  "references_joblist.log"])
+                                  "references_joblist.log", "physics_joblist.log"])
 def test_repository_job_lists_are_valid(name):
     lines = load_job_list(REPO / "large_run_slurms" / name)
     assert lines

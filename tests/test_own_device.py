@@ -1,6 +1,7 @@
 """Own device: network builders, measuring into a resumable device file, transfer to the measured
 device, whole-space predictions, the checkpoint and predict command, and one-line errors."""
 import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -14,6 +15,8 @@ from nas_embedding_suite.cli import main as data_main
 from nas_embedding_suite.device_file import DeviceFileWriter, read_device_file
 from nas_embedding_suite.errors import DataError, NasflatError
 from nas_embedding_suite.measure import MeasureProtocol, build_network, device_file_metadata, measure_archs
+
+REPO = Path(__file__).resolve().parents[1]
 
 TINY = MeasureProtocol(batch_size=1, threads=1, warmup=1, repeats=3)
 TINY_FLAGS = ["--warmup", "1", "--repeats", "3", "--threads", "1", "--no-progress"]
@@ -119,6 +122,25 @@ def test_end_to_end_on_the_quick_task_with_local_measurements(nb201, tmp_path, c
         index, _, score, ms, _ = line.split(",")
         assert float(score) == pytest.approx(by_index.loc[int(index), "score"], abs=1e-4)  # float32 batches
         assert float(ms) == pytest.approx(by_index.loc[int(index), "predicted_latency_ms"], rel=1e-3)
+
+
+def test_roofline_on_this_machines_measurements(nb201, tmp_path, capsys):
+    """The walkthrough's roofline step on the NB201 file measured on this project's CPU."""
+    measured = REPO / "benchmarks" / "own_device" / "nb201_this_cpu.csv"
+    out = tmp_path / "res"
+    assert trainer_main(["--task_index", "ND", "--predictor", "roofline", "--num_trials", "1",
+                         "--target_device_file", str(measured), "--out_dir", str(out), "--no_progress"]) == 0
+    capsys.readouterr()
+    evaluation = pd.read_csv(out / "roofline" / "new_device_evaluation.csv").set_index("ranking")
+    roofline = evaluation.loc["roofline, mean of 1 trial(s)", "spr"]
+    assert roofline > 0.9 and roofline > evaluation.loc["flops", "spr"]
+    predictions = pd.read_csv(out / "roofline" / "this_cpu_predictions.csv").set_index("index")
+    held = predictions[predictions["role"] == "held_out"]
+    relative = (held["predicted_latency_ms"] - held["measured_latency_ms"]).abs() / held["measured_latency_ms"]
+    assert relative.median() < 0.2  # milliseconds, not just a ranking
+    assert predict_cli.main(["--checkpoint", str(out / "roofline" / "predictor"), "--archs", "42"]) == 0
+    line = capsys.readouterr().out.splitlines()[1].split(",")
+    assert float(line[3]) == pytest.approx(predictions.loc[42, "predicted_latency_ms"], rel=1e-9)
 
 
 def write_file(path, rows, space="nb201"):

@@ -23,6 +23,7 @@ from __future__ import annotations
 from typing import Dict, Optional, Tuple
 
 import numpy as np
+import torch
 
 from .base import HELP_SOURCE_SIZES, PREDICTORS, Adaptation, FewShotPredictor
 
@@ -95,11 +96,20 @@ def loo_posterior(x: np.ndarray, y: np.ndarray, prior_mean: np.ndarray, prior_co
     return best[1], best[2]
 
 
+def coefficient_state(coefficients: np.ndarray) -> Dict[str, torch.Tensor]:
+    """The adapted state of a roofline predictor: its coefficients (ms per standardised total)."""
+    return {"coefficients": torch.as_tensor(np.asarray(coefficients, dtype=np.float64))}
+
+
+def roofline_design(space) -> np.ndarray:
+    """The roofline design matrix of every architecture of ``space`` (intercept first)."""
+    return design_matrix(space.cost_features.columns(TOTALS))
+
+
 class _RooflineBase(FewShotPredictor):
     def __init__(self, config, data, torch_device):
         super().__init__(config, data, torch_device)
-        features = data.space.cost_features
-        self.x = design_matrix(features.columns(TOTALS))
+        self.x = roofline_design(data.space)
 
     def settings(self) -> Dict[str, object]:
         return {"totals": list(TOTALS), "ridge_grid": [RIDGE_GRID[0], RIDGE_GRID[-1]]}
@@ -118,7 +128,8 @@ class RooflinePredictor(_RooflineBase):
     def adapt(self, state, target, archs, eval_archs, seq, scored_epochs, keep_model, progress):
         y = self.data.table.values[target, archs]
         coefficients, _ = loo_ridge(self.x[archs], y)
-        return Adaptation([self.x[eval_archs] @ coefficients], sample_scores=self.x[archs] @ coefficients)
+        return Adaptation([self.x[eval_archs] @ coefficients], sample_scores=self.x[archs] @ coefficients,
+                          model_state=coefficient_state(coefficients) if keep_model else None)
 
 
 @PREDICTORS.register("roofline_prior")
@@ -152,4 +163,5 @@ class RooflinePriorPredictor(_RooflineBase):
         else:
             coefficients, _ = loo_posterior(self.x[archs], y / scale, state["mean"], state["cov"], state["noise"])
         return Adaptation([scale * (self.x[eval_archs] @ coefficients)],
-                          sample_scores=scale * (self.x[archs] @ coefficients))
+                          sample_scores=scale * (self.x[archs] @ coefficients),
+                          model_state=coefficient_state(scale * coefficients) if keep_model else None)
