@@ -23,7 +23,7 @@ import torch
 
 from .base import PREDICTORS
 from .nasflat import NasflatPredictor
-from .roofline import TOTALS, design_matrix, loo_ridge
+from .roofline import TOTALS, loo_ridge, roofline_design
 
 PLUS_PARTS = ("cost", "nodes", "base")
 
@@ -54,7 +54,7 @@ class NasflatPlusPredictor(NasflatPredictor):
         self.parts: Sequence[str] = tuple(config.plus_parts)
         features = data.space.cost_features
         totals = features.columns(TOTALS)
-        self.x = design_matrix(totals)
+        self.x = roofline_design(data.space)
         where = data.adjacency.device
         changes: Dict[str, torch.Tensor] = {}
         if "cost" in self.parts:

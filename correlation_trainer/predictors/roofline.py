@@ -20,6 +20,7 @@ Scores are predicted milliseconds.
 """
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Dict, Optional, Tuple
 
 import numpy as np
@@ -101,9 +102,13 @@ def coefficient_state(coefficients: np.ndarray) -> Dict[str, torch.Tensor]:
     return {"coefficients": torch.as_tensor(np.asarray(coefficients, dtype=np.float64))}
 
 
+@lru_cache(maxsize=None)
 def roofline_design(space) -> np.ndarray:
-    """The roofline design matrix of every architecture of ``space`` (intercept first)."""
-    return design_matrix(space.cost_features.columns(TOTALS))
+    """The roofline design matrix of every architecture of ``space`` (intercept first; computed
+    once per space: every trial, target and checkpoint model shares it)."""
+    design = design_matrix(space.cost_features.columns(TOTALS))
+    design.setflags(write=False)  # shared by every caller
+    return design
 
 
 class _RooflineBase(FewShotPredictor):
