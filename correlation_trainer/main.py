@@ -51,6 +51,7 @@ from correlation_trainer.samplers import list_sampling_methods, list_sampling_me
 from correlation_trainer.task_data import TaskData  # noqa: E402
 from nas_embedding_suite.data_directory import ENV_VAR, DataDirectory  # noqa: E402
 from nas_embedding_suite.errors import NasflatError, run_reporting_errors  # noqa: E402
+from nas_embedding_suite.encodings import list_encodings, load_encoding  # noqa: E402
 from nas_embedding_suite.spaces import get_space, list_spaces  # noqa: E402
 from nas_embedding_suite.spaces.base import GRAPH_MODES  # noqa: E402
 from nas_embedding_suite.tasks import TaskSuite  # noqa: E402
@@ -245,6 +246,8 @@ def run(args: argparse.Namespace) -> None:
     task = TaskSuite.load().resolve(args.space, args.task_index)
     config = make_config(args, task.space, task.index)
     space = get_space(task.space, data_dir)
+    for name in sorted({encoding_of(config.representation), config.sampling_metric} & set(list_encodings())):
+        load_encoding(name, space, progress=not args.no_progress)  # a missing learned one is built now
     if args.choose_samples is not None:
         print(write_choice(space, config, args.choose_samples, args.write_indices), end="")
         if args.write_indices:

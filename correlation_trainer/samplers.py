@@ -6,7 +6,7 @@
 - scalar metrics ``params``, ``flops``, ``latency`` (the target's own latency: an oracle upper
   reference) and ``accuracy`` (NB201 CIFAR-10 test accuracy): sort the pool by the metric, cut it
   into k equal buckets and pick one random member of each;
-- vector metrics, any encoding (``zcp``, ``pf``, later ``arch2vec``, ``cate``, ``a2vcatezcp``):
+- vector metrics, any encoding (``zcp``, ``arch2vec``, ``cate``, ``a2vcatezcp``, ``pf``):
   use ``--sampling_method`` (``kmeans``, ``cosine``, ``cosine_greedy`` or ``kmeancosine``).
 
 Every sampler returns k distinct indices from the pool.

@@ -6,6 +6,9 @@
 - ``help_unified_joblist.log``, ``multipredict_unified_joblist.log``, ``references_joblist.log``:
   the HELP and MultiPredict baselines and the zero-shot references (FLOPs, params, closest source
   device) on the 12 tasks at k = 5, 10, 20, for the comparison table.
+- ``encodings_joblist.log``: the supplementary encodings (none, zcp, arch2vec, CATE, CAZ with
+  the CAZ sampler, 512 source archs) and the samplers (random, params, FLOPs, arch2vec, CATE, zcp,
+  CAZ, latency) on the 12 tasks at k = 5 and 20, and the NB201 headline with everything on.
 - ``physics_joblist.log``: the cost-feature predictors (``roofline``, ``roofline_prior``, NASFLAT+)
   on the 12 tasks at k = 5, 10, 20, and NASFLAT+'s ablation (each part alone, and without the
   residual base) on the NB201 tasks. Studies are split by space where a space's lines cost far
@@ -13,7 +16,7 @@
 
 Each study starts with a ``# study: NAME`` line. Every study varies one thing from the headline
 setting; an experiment that two studies share is the same command, so it has one id and runs once.
-A line is marked False when it needs an encoding or predictor that is not built yet.
+A line is marked False when it cannot run (the accuracy sampler outside NB201).
 """
 from __future__ import annotations
 
@@ -98,7 +101,7 @@ def unified() -> List[str]:
     studies.append(("from_scratch", "no pretraining: fine-tune an untrained model on the k samples",
                     every({"--sample_sizes": "0"})))
     out = ["# NASFLAT job list: EXECUTE,JOB_ID,GPU,MEM,NTASKS,<command> (written by make_joblists.py).",
-           "# Lines marked False need an encoding that is not built yet (arch2vec, cate, NB201 zcp)."]
+           "# Lines that need an encoding: build it first with python -m nas_embedding_suite encode."]
     number = 0
     for name, description, runs in studies:
         out += ["", f"# study: {name}", f"# {description}"]
@@ -152,6 +155,36 @@ def physics() -> List[str]:
     return out
 
 
+ISSUE_REPRESENTATIONS = ["adj_gin", "adj_gin_zcp", "adj_gin_arch2vec", "adj_gin_cate", "adj_gin_a2vcatezcp"]
+ISSUE_SAMPLERS = ["random", "params", "flops", "arch2vec", "cate", "zcp", "a2vcatezcp", "latency"]
+
+
+def encodings() -> List[str]:
+    """The lines of the encodings' job list: supplementary encodings and samplers on the 12 tasks
+    (k = 5 and 20, 3 trials), and the NB201 headline with everything on."""
+    out = ["# Supplementary encodings and samplers (spec sections 6-7): EXECUTE,JOB_ID,GPU,MEM,NTASKS,<command>.",
+           "# Needs the encodings built: python -m nas_embedding_suite encode --space nb201|fbnet --kind all"]
+    studies = [
+        ("supplementary", "representations none/zcp/arch2vec/cate/CAZ, CAZ kmeancosine sampler, 512 source archs",
+         [(space, task, {"--representation": rep, "--sampling_metric": "a2vcatezcp", "--sample_sizes": "512",
+                         "--transfer_sample_sizes": "5 20", "--num_trials": "3"}, ())
+          for rep in ISSUE_REPRESENTATIONS for space, task in TASKS]),
+        ("samplers_k", "choice of the k target archs on the 12 tasks, k = 5 and 20",
+         [(space, task, {"--sampling_metric": metric, "--transfer_sample_sizes": "5 20", "--num_trials": "3"}, ())
+          for metric in ISSUE_SAMPLERS for space, task in TASKS]),
+        ("headline_all_on", "NB201 headline with every encoding: adj_gin_a2vcatezcp, cate sampler, k = 20",
+         [("nb201", task, {"--representation": "adj_gin_a2vcatezcp", "--sampling_metric": "cate",
+                           "--transfer_sample_sizes": "20"}, ()) for task in range(6)]),
+    ]
+    number = 0
+    for name, description, runs in studies:
+        out += ["", f"# study: {name}", f"# {description}"]
+        for space, task, changes, flags in runs:
+            number += 1
+            out.append(line(number, space, *command(space, task, changes, flags)))
+    return out
+
+
 def main() -> None:
     """Write the job lists."""
     files = {
@@ -160,6 +193,7 @@ def main() -> None:
         "multipredict_unified_joblist.log": baselines(["multipredict"], {"nb201": "900", "fbnet": "4000"}),
         "references_joblist.log": baselines(["flops", "params", "closest_device"], {}),
         "physics_joblist.log": physics(),
+        "encodings_joblist.log": encodings(),
     }
     for name, lines in files.items():
         (HERE / name).write_text("\n".join(lines) + "\n")

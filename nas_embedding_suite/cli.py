@@ -188,6 +188,62 @@ def cmd_summary(args, data_dir: DataDirectory) -> None:
     cmd_list_tasks(argparse.Namespace(space=None), data_dir)
 
 
+ENCODING_KINDS = ["zcp", "arch2vec", "cate"]
+#: Devices the encoding report probes (a GPU, a server CPU, a phone), in both spaces.
+PROBE_DEVICES = ["titan_rtx_1", "gold_6226", "pixel3"]
+
+
+def _peak_rss_mib() -> float:
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def cmd_encode(args, data_dir: DataDirectory) -> None:
+    import time
+
+    from .encodings import load_encoding, raw_zcp
+
+    space = get_space(args.space, data_dir)
+    kinds = ENCODING_KINDS if args.kind == "all" else [args.kind]
+    for kind in kinds:
+        started = time.time()
+        if kind == "zcp":
+            raw = raw_zcp(space, progress=not args.no_progress, build=True)
+            shape = raw.shape
+        else:
+            shape = load_encoding(kind, space, progress=not args.no_progress).shape
+        print(f"{args.space} {kind}: {shape[0]} x {shape[1]} ready in {time.time() - started:.1f} s "
+              f"(peak RSS of this process {_peak_rss_mib():.0f} MiB)")
+        if kind == "zcp" and args.validate:
+            if args.space != "nb201":
+                raise NasflatError("--validate compares the computed NB201 proxies with NASLib's file; "
+                                   "FBNet's proxies are read from the published file")
+            from .nb201_zcp import naslib_agreement
+
+            agreement = naslib_agreement(space, raw)
+            print("Spearman between these proxies and NASLib's partial file (725 cells, CIFAR-10 batches):")
+            print(format_table(["proxy", "spearman"], [[k, f"{v:.3f}"] for k, v in agreement.items()]))
+
+
+def cmd_encoding_report(args, data_dir: DataDirectory) -> None:
+    from .encoding_probe import probe_report
+    from .encodings import load_encoding
+
+    space = get_space(args.space, data_dir)
+    table = load_latency_table(space, PROBE_DEVICES)
+    targets = {f"latency {name}": table.latencies(name) for name in PROBE_DEVICES}
+    if args.space == "nb201":
+        targets["CIFAR-10 accuracy"] = space.accuracies["cifar10"].to_numpy()
+    rows = []
+    kinds = ["zcp", "arch2vec", "cate", "a2vcatezcp", "pf"] if args.kind == "all" else [args.kind]
+    for kind in kinds:
+        vectors = load_encoding(kind, space, progress=not args.no_progress, build=not args.no_build)
+        rows.append([kind, vectors.shape[1]] + [f"{rho:.3f}" for _, rho in probe_report(vectors, targets)])
+    print(f"{args.space}: 5-fold cross-validated Spearman of a ridge probe from each encoding")
+    print(format_table(["encoding", "dim"] + list(targets), rows))
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The command-line parser (subcommands documented in their help)."""
     common = argparse.ArgumentParser(add_help=False)
@@ -252,6 +308,21 @@ def build_parser() -> argparse.ArgumentParser:
     command.add_argument("--warmup", type=int, default=10, help="untimed forward passes per architecture")
     command.add_argument("--repeats", type=int, default=30, help="timed forward passes; the median is kept")
     command.add_argument("--torch-device", default="cpu", help="cpu, cuda or cuda:N")
+    command.add_argument("--no-progress", action="store_true", help="no progress bar")
+    command = add("encode", cmd_encode,
+                  "build (or find cached) encodings: zero-cost proxies, arch2vec, CATE")
+    command.add_argument("--space", required=True, choices=spaces)
+    command.add_argument("--kind", default="all", choices=ENCODING_KINDS + ["all"],
+                         help="which encoding (default: all three)")
+    command.add_argument("--validate", action="store_true",
+                         help="NB201 zcp: print per-proxy Spearman against NASLib's partial file")
+    command.add_argument("--no-progress", action="store_true", help="no progress bar")
+    command = add("encoding-report", cmd_encoding_report,
+                  "sanity report: a linear probe from each encoding to latency (and NB201 accuracy)")
+    command.add_argument("--space", required=True, choices=spaces)
+    command.add_argument("--kind", default="all", choices=["zcp", "arch2vec", "cate", "a2vcatezcp", "pf", "all"],
+                         help="which encoding (default: all)")
+    command.add_argument("--no-build", action="store_true", help="fail instead of building a missing encoding")
     command.add_argument("--no-progress", action="store_true", help="no progress bar")
     command = add("download", cmd_download, "fetch every data file from its public origin and verify it")
     command.add_argument("--dest", default=str(REPO_ROOT / "data"), help="target folder (default: ./data)")

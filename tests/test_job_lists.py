@@ -114,7 +114,7 @@ def test_variant_names_changed_settings():
 # ---------------------------------------------------------------- the repository's job lists
 
 @pytest.mark.parametrize("name", ["unified_joblist.log", "help_unified_joblist.log", "multipredict_unified_joblist.log",
-                                  "references_joblist.log", "physics_joblist.log"])
+                                  "references_joblist.log", "physics_joblist.log", "encodings_joblist.log"])
 def test_repository_job_lists_are_valid(name):
     lines = load_job_list(REPO / "large_run_slurms" / name)
     assert lines
@@ -128,7 +128,7 @@ def test_repository_job_lists_are_valid(name):
         needed = {encoding_of(args.representation), args.sampling_metric} & set(list_encodings())
         assert needed <= set(AVAILABLE[args.space]), line
         assert "--out_dir" not in words
-        if name != "unified_joblist.log":  # the baselines take NASFLAT's 12 tasks and k = 5, 10, 20
+        if name not in ("unified_joblist.log", "encodings_joblist.log"):  # the baselines take NASFLAT's 12 tasks and k = 5, 10, 20
             assert args.predictor != "nasflat" and args.transfer_sample_sizes == [5, 10, 20]
 
 

@@ -110,10 +110,8 @@ def test_sampler_errors(nb201):
         build_sampler("nope")
     with pytest.raises(NasflatError, match="cannot choose 30"):
         build_sampler("random")(np.arange(10), 30, np.random.default_rng(0), SamplingContext(nb201))
-    with pytest.raises(NasflatError, match="not available for nb201"):
-        build_sampler("zcp")(np.arange(100), 5, np.random.default_rng(0), SamplingContext(nb201))
-    with pytest.raises(NasflatError, match="arch2vec encoding is not built"):
-        build_sampler("arch2vec")(np.arange(100), 5, np.random.default_rng(0), SamplingContext(nb201))
+    with pytest.raises(NasflatError, match="unknown sampling method"):
+        build_sampler("cate", "nope")
 
 
 def test_closest_source_is_the_most_correlated(nb201):
@@ -209,13 +207,10 @@ def test_fbnet_quick_with_zcp(tmp_path):
 @pytest.mark.parametrize("argv, fragment", [
     (["--task_index", "7"], "unknown task index 7 for nb201"),
     (["--task_index", "FD"], "belongs to space fbnet"),
-    (["--representation", "adj_gin_zcp"], "zcp encoding is not available for nb201"),
-    (["--representation", "adj_gin_cate"], "cate encoding is not built"),
     (["--transfer_sample_sizes", "15624"], "need at least 15626"),
     (["--sample_sizes", "20000"], "exceeds the 15625"),
     (["--device", "cuda"], "no CUDA device"),
     (["--num_trials", "0"], "--num_trials must be at least 1"),
-    (["--sampling_metric", "zcp"], "not available for nb201"),
     (["--transfer_batch_size", "1"], "--transfer_batch_size must be 0 (all k) or at least 2"),
     (["--dropout", "1.5"], "--dropout must be in [0, 1)"),
 ])

@@ -46,6 +46,8 @@ class SearchSpace(ABC):
     node_op_names: List[str] = []
     #: HELP's ``hardware_embedding_index.pt`` for this space (data-directory path), if any.
     help_reference_file: str = ""
+    #: The data file that defines the architectures (keys caches derived from the space).
+    graph_source_file: str = ""
 
     def __init__(self, data_dir: DataDirectory):
         self.data_dir = data_dir

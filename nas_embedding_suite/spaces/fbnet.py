@@ -74,6 +74,7 @@ class FBNetSpace(SearchSpace):
     name = "fbnet"
     node_op_names = ["input", "output"] + BLOCK_NAMES
     help_reference_file = "HELP/data/fbnet/hardware_embedding_index.pt"
+    graph_source_file = ARCH_FILE
     cost_units = {"params": "count", "flops": "FLOPs"}
     num_nodes = NUM_NODES
 

@@ -132,6 +132,7 @@ class NB201Space(SearchSpace):
     name = "nb201"
     node_op_names = ["input", "output"] + OP_NAMES
     help_reference_file = "HELP/data/nasbench201/hardware_embedding_index.pt"
+    graph_source_file = STR_ARCH2IDX
     cost_units = {"params": "millions", "flops": "MFLOPs"}
     num_nodes = NUM_NODES
 

@@ -1,0 +1,141 @@
+"""The 13 zero-cost proxies of every NAS-Bench-201 cell, computed here, cached and resumable.
+
+Cells that compute the same function share one computation: a cell's edges off every
+input-to-output path and its ``none`` edges are dropped, and when the edge 1->2 is absent the two
+middle nodes are interchangeable, so the smaller of the two orderings represents the cell. Each
+representative is scored once, with a network initialised from a seed derived from it, and its
+scores go to all its cells; ``params`` and ``flops`` are each cell's own (dead ends included).
+
+The work is saved every few dozen representatives (atomically), so an interrupted build resumes
+where it stopped. Validation: :func:`naslib_agreement` compares the scores with the 725 cells of
+NASLib's partial ``zc_nasbench201.json`` (computed on CIFAR-10 batches, not synthetic ones).
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Dict, Optional
+
+import numpy as np
+import torch
+from scipy import stats
+from tqdm import tqdm
+
+from .array_cache import cache_path, cached_arrays, read_arrays, write_arrays
+from .data_directory import default_cache_dir
+from .errors import DataError, NasflatError
+from .networks.nb201_network import NB201_OPS, build_nb201_network
+from .spaces.nb201 import ops_key
+from .zero_cost_proxies import ZCP_NAMES, ProxyBatch, compute_proxies, proxy_vector
+
+NASLIB_ZCP_FILE = "NASLib/naslib/data/zc_nasbench201.json"
+#: Bumped whenever the proxy definitions or the batch change, so old caches are not reused.
+PROXY_VERSION = "zcp-v1-b16-l4"
+SAVE_EVERY = 50
+
+
+def representative_cells(op_matrix: np.ndarray, live: np.ndarray) -> np.ndarray:
+    """Canonical op ids [A, 6] of the function each cell computes (see the module docstring)."""
+    ops = np.where(live, op_matrix, 0)
+    swapped = ops[:, [1, 0, 2, 3, 5, 4]]
+    keys = np.array([ops_key(row) for row in ops])
+    swapped_keys = np.array([ops_key(row) for row in swapped])
+    use_swap = (ops[:, 2] == 0) & (swapped_keys < keys)
+    return np.where(use_swap[:, None], swapped, ops)
+
+
+def _score_cell(ops: np.ndarray, batch: ProxyBatch, seed: int) -> np.ndarray:
+    torch.manual_seed(seed)
+    network = build_nb201_network([NB201_OPS[o] for o in ops])
+    return proxy_vector(compute_proxies(network, batch, network.global_pool, flops=0.0))
+
+
+def nb201_raw_zcp(space, progress: bool = True, cache_dir: Optional[Path] = None, seed: int = 0,
+                  limit: Optional[int] = None, build_missing: bool = True) -> np.ndarray:
+    """Raw proxies [15625, 13] (``ZCP_NAMES`` order) of every cell, building what is missing.
+
+    ``limit`` scores only the first ``limit`` representatives (for tests and timing); the other
+    rows are then NaN and nothing final is cached. With ``build_missing=False`` a table that is not
+    complete raises an error that says how to build it."""
+    representatives = representative_cells(space.op_matrix, space.graphs.node_mask[:, 1:-1])
+    unique, inverse = np.unique(representatives, axis=0, return_inverse=True)
+    inverse = inverse.reshape(-1)
+    key = f"{space.data_dir.content_key([space.graph_source_file])}-{PROXY_VERSION}-s{seed}"
+
+    def build() -> Dict[str, np.ndarray]:
+        scores = _score_representatives(unique, key, progress, cache_dir, seed, limit)
+        return {"scores": scores}
+
+    if limit is not None:
+        scores = build()["scores"]
+    elif not build_missing and not cache_path("nb201-zcp", key, cache_dir).is_file():
+        raise NasflatError(
+            "the NB201 zero-cost proxies are not built yet: run python -m nas_embedding_suite encode "
+            "--space nb201 --kind zcp (about 1.5 hours on two CPU cores; resumable)")
+    else:
+        scores = cached_arrays("nb201-zcp", key, build, cache_dir)["scores"]
+    raw = scores[inverse].copy()
+    raw[:, ZCP_NAMES.index("params")] = space.params
+    raw[:, ZCP_NAMES.index("flops")] = space.flops
+    return raw
+
+
+def _score_representatives(unique: np.ndarray, key: str, progress: bool,
+                           cache_dir: Optional[Path], seed: int, limit: Optional[int]) -> np.ndarray:
+    partial_path = Path(cache_dir or default_cache_dir()) / f"nb201-zcp-partial-{key}.npz"
+    stored = read_arrays(partial_path) if partial_path.is_file() else None
+    if stored is not None and stored["scores"].shape == (len(unique), len(ZCP_NAMES)):
+        scores, done = stored["scores"], stored["done"]
+    else:
+        scores = np.full((len(unique), len(ZCP_NAMES)), np.nan)
+        done = np.zeros(len(unique), dtype=bool)
+    todo = np.flatnonzero(~done)
+    if limit is not None:
+        todo = todo[todo < limit]
+    batch = ProxyBatch.synthetic(seed=seed)
+    bar = tqdm(todo, desc="NB201 zero-cost proxies", unit="cell", disable=not progress,
+               initial=int(done.sum()), total=int(done.sum()) + len(todo))
+    for count, row in enumerate(bar, start=1):
+        scores[row] = _score_cell(unique[row], batch, seed * 100003 + ops_key(unique[row]))
+        done[row] = True
+        if count % SAVE_EVERY == 0 or count == len(todo):
+            try:
+                write_arrays(partial_path, {"scores": scores, "done": done})
+            except OSError:
+                pass  # a read-only cache folder: no resume, the result is still returned
+    if done.all() and partial_path.is_file():
+        partial_path.unlink()
+    return scores
+
+
+def read_naslib_zcp(space, dataset: str = "cifar10") -> Dict[int, Dict[str, float]]:
+    """NASLib's partial proxy file: ``{cell index: {proxy: score}}`` (725 cells per dataset)."""
+    path = space.data_dir.file(NASLIB_ZCP_FILE)
+    try:
+        records = json.loads(path.read_text(encoding="utf-8"))[dataset]
+    except (ValueError, UnicodeDecodeError, KeyError) as exc:
+        raise DataError(f"{path} is not NASLib's zero-cost-proxy JSON ({exc})") from None
+    table = {}
+    for text, entry in records.items():
+        try:
+            naslib_ops = tuple(int(t) for t in text.strip("()").split(","))
+            table[space.index_of_naslib_tuple(naslib_ops)] = {
+                name: float(value["score"]) for name, value in entry.items()
+                if isinstance(value, dict) and "score" in value}
+        except (ValueError, TypeError):
+            raise DataError(f"{path}: malformed entry {text!r:.40}") from None
+    return table
+
+
+def naslib_agreement(space, raw: np.ndarray) -> Dict[str, float]:
+    """Spearman between our raw proxies and NASLib's, per proxy, over the cells both have."""
+    table = read_naslib_zcp(space)
+    indices = np.array(sorted(table))
+    result = {}
+    for column, name in enumerate(ZCP_NAMES):
+        theirs = np.array([table[i].get(name, np.nan) for i in indices])
+        ours = raw[indices, column]
+        keep = np.isfinite(theirs) & np.isfinite(ours)
+        if keep.sum() > 2:
+            result[name] = float(stats.spearmanr(ours[keep], theirs[keep])[0])
+    return result
