@@ -75,6 +75,17 @@ def line(number: int, space: str, cmd: str, runnable: bool) -> str:
     return f"{runnable},{number},False,{mem},{ntasks},{cmd}"
 
 
+def study_lines(studies) -> List[str]:
+    """Job lines numbered from 1 for ``(name, description, [(space, task, changes, flags)])`` studies."""
+    out, number = [], 0
+    for name, description, runs in studies:
+        out += ["", f"# study: {name}", f"# {description}"]
+        for space, task, changes, flags in runs:
+            number += 1
+            out.append(line(number, space, *command(space, task, changes, flags)))
+    return out
+
+
 def unified() -> List[str]:
     """The lines of unified_joblist.log."""
     studies: List[Tuple[str, str, List[Tuple[str, Dict[str, str], Tuple[str, ...]]]]] = []
@@ -102,13 +113,7 @@ def unified() -> List[str]:
                     every({"--sample_sizes": "0"})))
     out = ["# NASFLAT job list: EXECUTE,JOB_ID,GPU,MEM,NTASKS,<command> (written by make_joblists.py).",
            "# Lines that need an encoding: build it first with python -m nas_embedding_suite encode."]
-    number = 0
-    for name, description, runs in studies:
-        out += ["", f"# study: {name}", f"# {description}"]
-        for space, task, changes, flags in runs:
-            number += 1
-            out.append(line(number, space, *command(space, task, changes, flags)))
-    return out
+    return out + study_lines(studies)
 
 
 def baselines(predictors: List[str], sizes: Dict[str, str]) -> List[str]:
@@ -176,13 +181,7 @@ def encodings() -> List[str]:
          [("nb201", task, {"--representation": "adj_gin_a2vcatezcp", "--sampling_metric": "cate",
                            "--transfer_sample_sizes": "20"}, ()) for task in range(6)]),
     ]
-    number = 0
-    for name, description, runs in studies:
-        out += ["", f"# study: {name}", f"# {description}"]
-        for space, task, changes, flags in runs:
-            number += 1
-            out.append(line(number, space, *command(space, task, changes, flags)))
-    return out
+    return out + study_lines(studies)
 
 
 def main() -> None:
