@@ -218,3 +218,17 @@ def test_main_runs_with_a_user_supplied_cate_file(nb201, data_dir, tmp_path, mon
     rows = pd.read_csv(tmp_path / "out" / "nasflat" / "nb201_samp_eff.csv")
     assert (rows["representation"] == "adj_gin_cate").all() and (rows["sampling_metric"] == "cate").all()
     assert rows["spr"].notna().all()
+
+
+def test_encode_and_report_commands(capsys, tmp_path, monkeypatch):
+    from nas_embedding_suite.cli import main as cli
+
+    monkeypatch.setenv("NASFLAT_CACHE_DIR", str(tmp_path))
+    assert cli(["encode", "--space", "fbnet", "--kind", "zcp", "--no-progress"]) == 0
+    assert "fbnet zcp: 5000 x 13 ready" in capsys.readouterr().out
+    assert cli(["encoding-report", "--space", "fbnet", "--kind", "zcp", "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    row = next(line for line in out.splitlines() if line.startswith("zcp"))
+    assert min(float(v) for v in row.split()[2:]) > 0.5  # the proxies carry latency signal
+    assert cli(["encoding-report", "--space", "nb201", "--kind", "arch2vec", "--no-build"]) == 2
+    assert "encode --space nb201 --kind arch2vec" in capsys.readouterr().err
