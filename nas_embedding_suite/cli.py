@@ -209,7 +209,7 @@ def cmd_encode(args, data_dir: DataDirectory) -> None:
     for kind in kinds:
         started = time.time()
         if kind == "zcp":
-            raw = raw_zcp(space, progress=not args.no_progress, build=True)
+            raw = raw_zcp(space, progress=not args.no_progress, build=True, workers=args.workers)
             shape = raw.shape
         else:
             shape = load_encoding(kind, space, progress=not args.no_progress).shape
@@ -316,6 +316,8 @@ def build_parser() -> argparse.ArgumentParser:
                          help="which encoding (default: all three)")
     command.add_argument("--validate", action="store_true",
                          help="NB201 zcp: print per-proxy Spearman against NASLib's partial file")
+    command.add_argument("--workers", type=int, default=1,
+                         help="NB201 zcp: processes that score networks (one thread each; same numbers)")
     command.add_argument("--no-progress", action="store_true", help="no progress bar")
     command = add("encoding-report", cmd_encoding_report,
                   "sanity report: a linear probe from each encoding to latency (and NB201 accuracy)")

@@ -109,14 +109,15 @@ def zcp_encoding(space, progress: bool = True, build: bool = True) -> np.ndarray
     return normalise_zcp(raw_zcp(space, progress=progress, build=False))
 
 
-def raw_zcp(space, progress: bool = True, build: bool = False) -> np.ndarray:
-    """The raw proxies [A, 13]: FBNet's file, or NB201's computed table (built only if ``build``)."""
+def raw_zcp(space, progress: bool = True, build: bool = False, workers: int = 1) -> np.ndarray:
+    """The raw proxies [A, 13]: FBNet's file, or NB201's computed table (built only if ``build``,
+    in ``workers`` processes)."""
     if space.name == "fbnet":
         return read_fbnet_zcp(space)
     if space.name == "nb201":
         from .nb201_zcp import nb201_raw_zcp
 
-        return nb201_raw_zcp(space, progress=progress, build_missing=build)
+        return nb201_raw_zcp(space, progress=progress, build_missing=build, workers=workers)
     raise NasflatError(f"no zero-cost proxies for the {space.name} space")
 
 

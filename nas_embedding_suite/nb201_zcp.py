@@ -13,6 +13,7 @@ NASLib's partial ``zc_nasbench201.json`` (computed on CIFAR-10 batches, not synt
 from __future__ import annotations
 
 import json
+import multiprocessing
 from pathlib import Path
 from typing import Dict, Optional
 
@@ -51,10 +52,11 @@ def _score_cell(ops: np.ndarray, batch: ProxyBatch, seed: int) -> np.ndarray:
 
 
 def nb201_raw_zcp(space, progress: bool = True, cache_dir: Optional[Path] = None, seed: int = 0,
-                  limit: Optional[int] = None, build_missing: bool = True) -> np.ndarray:
+                  limit: Optional[int] = None, build_missing: bool = True, workers: int = 1) -> np.ndarray:
     """Raw proxies [15625, 13] (``ZCP_NAMES`` order) of every cell, building what is missing.
 
-    ``limit`` scores only the first ``limit`` representatives (for tests and timing); the other
+    Networks are scored with one torch thread each, in ``workers`` processes; the numbers are the
+    same for any count. ``limit`` scores only the first ``limit`` representatives (for tests and timing); the other
     rows are then NaN and nothing final is cached. With ``build_missing=False`` a table that is not
     complete raises an error that says how to build it."""
     representatives = representative_cells(space.op_matrix, space.graphs.node_mask[:, 1:-1])
@@ -63,7 +65,7 @@ def nb201_raw_zcp(space, progress: bool = True, cache_dir: Optional[Path] = None
     key = f"{space.data_dir.content_key([space.graph_source_file])}-{PROXY_VERSION}-s{seed}"
 
     def build() -> Dict[str, np.ndarray]:
-        scores = _score_representatives(unique, key, progress, cache_dir, seed, limit)
+        scores = _score_representatives(unique, key, progress, cache_dir, seed, limit, workers)
         return {"scores": scores}
 
     if limit is not None:
@@ -71,7 +73,7 @@ def nb201_raw_zcp(space, progress: bool = True, cache_dir: Optional[Path] = None
     elif not build_missing and not cache_path("nb201-zcp", key, cache_dir).is_file():
         raise NasflatError(
             "the NB201 zero-cost proxies are not built yet: run python -m nas_embedding_suite encode "
-            "--space nb201 --kind zcp (about 1.5 hours on two CPU cores; resumable)")
+            "--space nb201 --kind zcp [--workers N] (about 1.5 hours on two CPU cores; resumable)")
     else:
         scores = cached_arrays("nb201-zcp", key, build, cache_dir)["scores"]
     raw = scores[inverse].copy()
@@ -80,8 +82,22 @@ def nb201_raw_zcp(space, progress: bool = True, cache_dir: Optional[Path] = None
     return raw
 
 
-def _score_representatives(unique: np.ndarray, key: str, progress: bool,
-                           cache_dir: Optional[Path], seed: int, limit: Optional[int]) -> np.ndarray:
+_WORKER_BATCH: Optional[ProxyBatch] = None
+
+
+def _start_worker(seed: int) -> None:
+    global _WORKER_BATCH
+    torch.set_num_threads(1)
+    _WORKER_BATCH = ProxyBatch.synthetic(seed=seed)
+
+
+def _score_job(job):
+    row, ops, cell_seed = job
+    return row, _score_cell(ops, _WORKER_BATCH, cell_seed)
+
+
+def _score_representatives(unique: np.ndarray, key: str, progress: bool, cache_dir: Optional[Path],
+                           seed: int, limit: Optional[int], workers: int = 1) -> np.ndarray:
     partial_path = Path(cache_dir or default_cache_dir()) / f"nb201-zcp-partial-{key}.npz"
     stored = read_arrays(partial_path) if partial_path.is_file() else None
     if stored is not None and stored["scores"].shape == (len(unique), len(ZCP_NAMES)):
@@ -92,17 +108,30 @@ def _score_representatives(unique: np.ndarray, key: str, progress: bool,
     todo = np.flatnonzero(~done)
     if limit is not None:
         todo = todo[todo < limit]
-    batch = ProxyBatch.synthetic(seed=seed)
-    bar = tqdm(todo, desc="NB201 zero-cost proxies", unit="cell", disable=not progress,
+    jobs = [(row, unique[row], seed * 100003 + ops_key(unique[row])) for row in todo]
+    pool, threads = None, torch.get_num_threads()
+    torch.set_num_threads(1)  # one thread everywhere: the same float sums for any worker count
+    if workers > 1 and len(jobs) > 1:
+        pool = multiprocessing.get_context("spawn").Pool(workers, _start_worker, (seed,))
+        results = pool.imap_unordered(_score_job, jobs, chunksize=4)
+    else:
+        batch = ProxyBatch.synthetic(seed=seed)
+        results = ((row, _score_cell(ops, batch, s)) for row, ops, s in jobs)
+    bar = tqdm(results, desc="NB201 zero-cost proxies", unit="cell", disable=not progress,
                initial=int(done.sum()), total=int(done.sum()) + len(todo))
-    for count, row in enumerate(bar, start=1):
-        scores[row] = _score_cell(unique[row], batch, seed * 100003 + ops_key(unique[row]))
-        done[row] = True
-        if count % SAVE_EVERY == 0 or count == len(todo):
-            try:
-                write_arrays(partial_path, {"scores": scores, "done": done})
-            except OSError:
-                pass  # a read-only cache folder: no resume, the result is still returned
+    try:
+        for count, (row, vector) in enumerate(bar, start=1):
+            scores[row] = vector
+            done[row] = True
+            if count % SAVE_EVERY == 0 or count == len(todo):
+                try:
+                    write_arrays(partial_path, {"scores": scores, "done": done})
+                except OSError:
+                    pass  # a read-only cache folder: no resume, the result is still returned
+    finally:
+        torch.set_num_threads(threads)
+        if pool is not None:
+            pool.terminate()
     if done.all() and partial_path.is_file():
         partial_path.unlink()
     return scores

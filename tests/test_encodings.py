@@ -101,6 +101,12 @@ def test_nb201_proxies_are_computed_resumed_and_shared(nb201, tmp_path):
         nb201_raw_zcp(nb201, progress=False, cache_dir=tmp_path, build_missing=False)
 
 
+def test_parallel_workers_give_the_same_proxies(nb201, tmp_path):
+    alone = nb201_raw_zcp(nb201, progress=False, cache_dir=tmp_path / "one", limit=4)
+    shared = nb201_raw_zcp(nb201, progress=False, cache_dir=tmp_path / "two", limit=4, workers=2)
+    np.testing.assert_array_equal(alone, shared)
+
+
 def test_params_and_flops_agree_with_naslib(nb201):
     raw = np.full((nb201.num_archs, len(ZCP_NAMES)), np.nan)
     raw[:, ZCP_NAMES.index("params")] = nb201.params
