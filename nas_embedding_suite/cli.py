@@ -204,6 +204,9 @@ def cmd_encode(args, data_dir: DataDirectory) -> None:
 
     from .encodings import load_encoding, raw_zcp
 
+    if args.validate and args.space != "nb201":
+        raise NasflatError("--validate compares the computed NB201 proxies with NASLib's file; "
+                           "FBNet's proxies are read from the published file")
     space = get_space(args.space, data_dir)
     kinds = ENCODING_KINDS if args.kind == "all" else [args.kind]
     for kind in kinds:
@@ -216,9 +219,6 @@ def cmd_encode(args, data_dir: DataDirectory) -> None:
         print(f"{args.space} {kind}: {shape[0]} x {shape[1]} ready in {time.time() - started:.1f} s "
               f"(peak RSS of this process {_peak_rss_mib():.0f} MiB)")
         if kind == "zcp" and args.validate:
-            if args.space != "nb201":
-                raise NasflatError("--validate compares the computed NB201 proxies with NASLib's file; "
-                                   "FBNet's proxies are read from the published file")
             from .nb201_zcp import naslib_agreement
 
             agreement = naslib_agreement(space, raw)

@@ -20,7 +20,7 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import Callable, Dict, List, Optional
+from typing import Callable, List, Optional
 
 import numpy as np
 
@@ -193,7 +193,3 @@ def _learned(space, kind: str, settings, builder: Callable, progress: bool, buil
         raise NasflatError(f"the {kind} encoding of {space.name} is not built yet: run "
                            f"python -m nas_embedding_suite encode --space {space.name} --kind {kind}")
     return cached_arrays(cache_name, key, lambda: {"vectors": builder(space, settings, progress)})["vectors"]
-
-
-#: Encodings each space offers (NB201's zcp, arch2vec and cate once built; see the module docstring).
-AVAILABLE: Dict[str, List[str]] = {space: list_encodings() for space in ("nb201", "fbnet")}

@@ -23,10 +23,9 @@ from scipy import stats
 from tqdm import tqdm
 
 from .array_cache import cache_path, cached_arrays, read_arrays, write_arrays
-from .data_directory import default_cache_dir
 from .errors import DataError, NasflatError
 from .networks.nb201_network import NB201_OPS, build_nb201_network
-from .spaces.nb201 import ops_key
+from .spaces.nb201 import ops_key, ops_keys
 from .zero_cost_proxies import ZCP_NAMES, ProxyBatch, compute_proxies, proxy_vector
 
 NASLIB_ZCP_FILE = "NASLib/naslib/data/zc_nasbench201.json"
@@ -39,9 +38,7 @@ def representative_cells(op_matrix: np.ndarray, live: np.ndarray) -> np.ndarray:
     """Canonical op ids [A, 6] of the function each cell computes (see the module docstring)."""
     ops = np.where(live, op_matrix, 0)
     swapped = ops[:, [1, 0, 2, 3, 5, 4]]
-    keys = np.array([ops_key(row) for row in ops])
-    swapped_keys = np.array([ops_key(row) for row in swapped])
-    use_swap = (ops[:, 2] == 0) & (swapped_keys < keys)
+    use_swap = (ops[:, 2] == 0) & (ops_keys(swapped) < ops_keys(ops))
     return np.where(use_swap[:, None], swapped, ops)
 
 
@@ -98,7 +95,7 @@ def _score_job(job):
 
 def _score_representatives(unique: np.ndarray, key: str, progress: bool, cache_dir: Optional[Path],
                            seed: int, limit: Optional[int], workers: int = 1) -> np.ndarray:
-    partial_path = Path(cache_dir or default_cache_dir()) / f"nb201-zcp-partial-{key}.npz"
+    partial_path = cache_path("nb201-zcp-partial", key, cache_dir)
     stored = read_arrays(partial_path) if partial_path.is_file() else None
     if stored is not None and stored["scores"].shape == (len(unique), len(ZCP_NAMES)):
         scores, done = stored["scores"], stored["done"]

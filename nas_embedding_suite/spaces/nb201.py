@@ -68,9 +68,14 @@ def parse_arch_str(text: str) -> Tuple[int, ...]:
     return tuple(ops)
 
 
+def ops_keys(op_matrix) -> np.ndarray:
+    """Base-5 codes (dense lookup keys) of cells given as canonical op ids ``[..., 6]``."""
+    return np.asarray(op_matrix, dtype=np.int64) @ 5 ** np.arange(NUM_EDGES - 1, -1, -1)
+
+
 def ops_key(ops) -> int:
     """Base-5 code of 6 canonical op ids (a dense lookup key)."""
-    return int(np.dot(np.asarray(ops, dtype=np.int64), 5 ** np.arange(NUM_EDGES - 1, -1, -1)))
+    return int(ops_keys(ops))
 
 
 def naslib_tuple(ops) -> Tuple[int, ...]:
@@ -166,7 +171,7 @@ class NB201Space(SearchSpace):
     @cached_property
     def _index_of_key(self) -> np.ndarray:
         lookup = np.full(5**NUM_EDGES, -1, dtype=np.int64)
-        lookup[[ops_key(row) for row in self.op_matrix]] = np.arange(self.num_archs)
+        lookup[ops_keys(self.op_matrix)] = np.arange(self.num_archs)
         return lookup
 
     def index_of_ops(self, ops) -> int:
