@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Dict, List, Tuple
+from typing import Dict, List, Optional, Tuple
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -66,19 +66,21 @@ def command(space: str, task: int, changes: Dict[str, str], flags: Tuple[str, ..
     return " ".join(words), runnable
 
 
-def line(number: int, space: str, cmd: str, runnable: bool) -> str:
-    mem, ntasks = RESOURCES[space]
-    return f"{runnable},{number},False,{mem},{ntasks},{cmd}"
+def line(number: int, space: str, cmd: str, runnable: bool, ntasks: Optional[int] = None) -> str:
+    """One job-list line; ``ntasks`` overrides the space's CPU count (the line's ``--threads``)."""
+    mem, default_ntasks = RESOURCES[space]
+    return f"{runnable},{number},False,{mem},{ntasks or default_ntasks},{cmd}"
 
 
-def study_lines(studies) -> List[str]:
-    """Job lines numbered from 1 for ``(name, description, [(space, task, changes, flags)])`` studies."""
+def study_lines(studies, ntasks: Optional[Dict[str, int]] = None) -> List[str]:
+    """Job lines numbered from 1 for ``(name, description, [(space, task, changes, flags)])`` studies;
+    ``ntasks`` maps a study name to its lines' CPU count where it differs from the space's."""
     out, number = [], 0
     for name, description, runs in studies:
         out += ["", f"# study: {name}", f"# {description}"]
         for space, task, changes, flags in runs:
             number += 1
-            out.append(line(number, space, *command(space, task, changes, flags)))
+            out.append(line(number, space, *command(space, task, changes, flags), (ntasks or {}).get(name)))
     return out
 
 
@@ -107,14 +109,19 @@ def unified() -> List[str]:
                     [run for size in SOURCE_SIZES for run in every({"--sample_sizes": str(size)})]))
     studies.append(("from_scratch", "no pretraining: fine-tune an untrained model on the k samples",
                     every({"--sample_sizes": "0"})))
+    studies.append(("few_shot_fbnet", "the FBNet headline at k = 5 and 10 (the comparison table); one "
+                    "thread per line, so that two lines share a 2-core machine",
+                    [("fbnet", task, {"--transfer_sample_sizes": "5 10"}, ()) for task in range(6)]))
     out = ["# NASFLAT job list: EXECUTE,JOB_ID,GPU,MEM,NTASKS,<command> (written by make_joblists.py).",
            "# Lines that need an encoding: build it first with python -m nas_embedding_suite encode."]
-    return out + study_lines(studies)
+    return out + study_lines(studies, {"few_shot_fbnet": 1})
 
 
 def baselines(predictors: List[str], sizes: Dict[str, str]) -> List[str]:
     """The lines of the baselines' job list: each predictor on the 12 tasks, k = 5, 10, 20, 3 trials
-    (spec section 10); ``sizes`` gives the source archs per device (none for the references)."""
+    (spec section 10); ``sizes`` gives the source archs per device (none for the references).
+    FBNet lines use one thread: these small models gain little from a second one, and two lines
+    then share a 2-core machine."""
     out = ["# Baselines (spec section 10): EXECUTE,JOB_ID,GPU,MEM,NTASKS,<command>.",
            "# Each baseline draws the same k target samples as NASFLAT's default run."]
     number = 0
@@ -125,7 +132,7 @@ def baselines(predictors: List[str], sizes: Dict[str, str]) -> List[str]:
             source = f" --sample_sizes {sizes[space]}" if sizes else ""
             cmd = (f"python correlation_trainer/main.py --predictor {predictor} --space {space} --task_index {task}"
                    f"{source} --transfer_sample_sizes 5 10 20 --num_trials 3 --no_progress")
-            out.append(line(number, space, cmd, True))
+            out.append(line(number, space, cmd, True, 1 if space == "fbnet" else None))
     return out
 
 
