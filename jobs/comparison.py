@@ -4,9 +4,10 @@
         results/multipredict_unified_joblist results/references_joblist [--out comparison.md]
 
 Reads the done lines of each results folder (as ``--aggregate`` does) and keeps every method's
-reference setting (NASFLAT: its headline lines). For each space and k, one Markdown table: a row
-per method, a column per task (Spearman, mean over trials of the average over the task's target
-devices) and the geometric mean over the space's tasks; the best value of each column is bold.
+reference setting (NASFLAT: its headline lines and the FBNet headline at k = 5 and 10). For each
+space and k, one Markdown table: a row per method, a column per task (Spearman, mean over trials
+of the average over the task's target devices) and the geometric mean over the space's tasks; the
+best value of each column is bold.
 """
 from __future__ import annotations
 
@@ -26,6 +27,8 @@ from nas_embedding_suite.errors import NasflatError, run_reporting_errors  # noq
 
 from jobs.aggregate import collect, geometric_mean, summarise  # noqa: E402
 
+#: The studies whose lines give NASFLAT's reference-setting rows (the others vary one setting).
+NASFLAT_STUDIES = ("headline", "few_shot_fbnet")
 METHOD_ORDER = ["nasflat_plus", "nasflat", "roofline", "roofline_prior", "help", "multipredict",
                 "closest_device", "flops", "params"]
 
@@ -38,8 +41,9 @@ def comparison_summary(folders: Sequence[Path]) -> pd.DataFrame:
             raise NasflatError(f"{folder} holds no job-list results (no lines/ folder)")
         frames.append(collect(Path(folder)))
     tidy = pd.concat(frames, ignore_index=True)
-    # NASFLAT: its headline study (other studies vary one setting); baselines: their own settings
-    keep = (tidy["variant"] == "reference") & ((tidy["method"] != "nasflat") | (tidy["study"] == "headline"))
+    # NASFLAT: its headline lines (other studies vary one setting); baselines: their own settings
+    keep = (tidy["variant"] == "reference") & ((tidy["method"] != "nasflat")
+                                               | tidy["study"].isin(NASFLAT_STUDIES))
     tidy = tidy[keep]
     if tidy.empty:
         raise NasflatError("no finished reference-setting lines in " + ", ".join(map(str, folders)))

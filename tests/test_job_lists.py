@@ -145,6 +145,10 @@ def test_unified_list_covers_the_studies():
     assert {("nb201", s) for s in (4, 8, 32, 64, 128, 512, "default")} <= sizes
     scratch = [parser.parse_args(line.words[2:]) for line in lines if line.study == "from_scratch"]
     assert len(scratch) == 12 and all(a.sample_sizes == [0] for a in scratch)
+    few_shot = [l for l in lines if l.study == "few_shot_fbnet"]
+    args = [parser.parse_args(l.words[2:]) for l in few_shot]
+    assert sorted(a.task_index for a in args) == list("012345") and all(l.ntasks == 1 for l in few_shot)
+    assert all(a.space == "fbnet" and a.transfer_sample_sizes == [5, 10] for a in args)
 
 
 # ---------------------------------------------------------------- local mode
@@ -314,16 +318,20 @@ def test_comparison_table_from_job_list_results(tmp_path, capsys):
     joblist.write_text(f"# study: headline\nTrue,1,False,1000,1,{base}\n"
                        f"# study: epochs\nTrue,2,False,1000,1,{base} --epochs 3\n"
                        f"# study: references\nTrue,3,False,1000,1,{base} --predictor flops\n"
-                       f"True,4,False,1000,1,{base} --predictor closest_device\n")
+                       f"True,4,False,1000,1,{base} --predictor closest_device\n"
+                       f"# study: few_shot_fbnet\nTrue,5,False,1000,1,{base.replace('sizes 5', 'sizes 10')}\n")
     results = tmp_path / "results"
     executor(joblist, "--local", "1", "--results", results, check=True)
     out = tmp_path / "comparison.md"
     assert comparison_main([str(results), "--out", str(out)]) == 0
     text = out.read_text()
     assert text.strip() in capsys.readouterr().out
-    table = [l for l in text.splitlines() if l.startswith("| ")]
+    k5, k10 = text.split("k = 10**")
+    table = [l for l in k5.splitlines() if l.startswith("| ")]
     methods = [l.split("|")[1].strip() for l in table[1:]]
     assert methods == ["nasflat", "closest_device", "flops"]  # the --epochs 3 variant is left out
+    # the few_shot_fbnet study's lines are NASFLAT reference rows too
+    assert [l.split("|")[1].strip() for l in k10.splitlines() if l.startswith("| ")][1:] == ["nasflat"]
     assert table[0].split("|")[2].strip() == "NQ" and text.count("**") >= 4
     rows = trial_rows(results)
     flops = rows[rows["predictor"] == "flops"]["spr"].mean()
