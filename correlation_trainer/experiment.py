@@ -18,6 +18,7 @@ from nas_embedding_suite.errors import NasflatError
 from .evaluation import PROTOCOLS, rank_correlations
 from .latency_calibration import LinearCalibration, latency_errors
 from .predictors import PREDICTORS, FewShotPredictor
+from .pretrained_store import PretrainedStore, pretraining_settings
 from .results import load_unit, save_unit
 from .samplers import SamplingContext, build_sampler
 from .task_data import TaskData
@@ -119,11 +120,13 @@ class Experiment:
     def __init__(self, config: ExperimentConfig, data: TaskData, unit_dir: Optional[Path] = None,
                  show_progress: bool = True,
                  transfer_samples: Optional[Dict[Tuple[int, int], np.ndarray]] = None,
-                 keep_models: bool = False):
+                 keep_models: bool = False, pretrained_store: Optional[PretrainedStore] = None):
         """``transfer_samples[(target, k)]``, when given, are the k samples of that target in every
         trial instead of the sampler's choice (measured device files); ``keep_models`` keeps each
-        fine-tuned model's weights in its :class:`TransferResult`."""
+        fine-tuned model's weights in its :class:`TransferResult`; ``pretrained_store``, when
+        given, supplies pretrainings an earlier run already did and keeps new ones."""
         self.config = config
+        self.pretrained_store = pretrained_store
         self.transfer_samples = dict(transfer_samples or {})
         self.keep_models = keep_models
         self.unit_dir = unit_dir
@@ -196,12 +199,24 @@ class Experiment:
         return rng.choice(pool, size=source_size, replace=False)
 
     def pretrain(self, trial: int, source_size: int, bar):
-        """Choose the source set (seeded) and let the predictor pretrain on it."""
+        """Choose the source set (seeded) and let the predictor pretrain on it (or take the same
+        pretraining from the store)."""
         seq = _seed_sequence(self.config.seed, trial, source_size, 0)
+        store = self.pretrained_store if source_size > 0 and self.predictor.pretrains else None
+        if store is not None:
+            settings = pretraining_settings(self.config, trial, source_size, self.data.task.devices)
+            key = store.key(settings)
+            state = store.load(key)
+            if state is not None:
+                bar.update(self.predictor.pretrain_epochs())
+                return state
         archs = np.zeros(0, dtype=np.int64)
         if source_size > 0 and self.predictor.pretrains:
             archs = self.source_archs(source_size, np.random.default_rng(seq.spawn(1)[0]))
-        return self.predictor.pretrain(np.asarray(archs, dtype=np.int64), seq, bar.update)
+        state = self.predictor.pretrain(np.asarray(archs, dtype=np.int64), seq, bar.update)
+        if store is not None:
+            store.save(key, state, settings)
+        return state
 
     def transfer(self, pretrained, trial: int, source_size: int, target: int, k: int, bar) -> TransferResult:
         """Choose k samples on ``target``, let the predictor adapt, and evaluate."""

@@ -43,6 +43,7 @@ from correlation_trainer.predictors.nasflat_plus import PLUS_PARTS  # noqa: E402
 from correlation_trainer.new_device import (  # noqa: E402
     fixed_transfer_samples, load_measured, write_choice, write_new_device_outputs,
 )
+from correlation_trainer.pretrained_store import PretrainedStore  # noqa: E402
 from correlation_trainer.representations import encoding_of, list_representations  # noqa: E402
 from correlation_trainer.results import (  # noqa: E402
     averaged_table, format_results, merge_csv, per_device_table, results_frame,
@@ -131,6 +132,11 @@ def build_parser() -> argparse.ArgumentParser:
                         "paper: the original's archs 0..127 incl. samples, mean of last 4 epochs")
     p.add_argument("--name_desc", default=None, help="results subfolder name. Default: the --predictor")
     p.add_argument("--out_dir", default="results", help="results folder")
+    p.add_argument("--pretrained_dir", default=None,
+                   help="folder of pretrained weights: a run whose pretraining equals an earlier one's "
+                        "(same settings, trial, threads and code; other k, sampler, fine-tuning or "
+                        "evaluation) reuses it, with the same numbers. Default: <out_dir>/pretrained; "
+                        "'none' keeps nothing")
     p.add_argument("--data_dir", default=None, help=f"data directory (default: ${ENV_VAR}, ./data, ../shared/data)")
     p.add_argument("--device", default="cpu", help="torch device (cpu, cuda, cuda:1...)")
     p.add_argument("--threads", type=int, default=min(2, os.cpu_count() or 1), help="torch CPU threads")
@@ -236,6 +242,14 @@ def prepare_out_dir(path: Path) -> Path:
     return path
 
 
+def pretrained_store(args: argparse.Namespace) -> Optional[PretrainedStore]:
+    """The store of ``--pretrained_dir`` (checked writable), or None for 'none'."""
+    if args.pretrained_dir == "none":
+        return None
+    folder = Path(args.pretrained_dir) if args.pretrained_dir else Path(args.out_dir) / "pretrained"
+    return PretrainedStore(prepare_out_dir(folder))
+
+
 def run(args: argparse.Namespace) -> None:
     """Run the experiment the flags describe."""
     check_args(args)
@@ -265,7 +279,7 @@ def run(args: argparse.Namespace) -> None:
         samples = fixed_transfer_samples(data, measured, config)
     experiment = Experiment(config, data, unit_dir=None if measured else out_dir / "units",
                             show_progress=not args.no_progress, transfer_samples=samples,
-                            keep_models=bool(measured))
+                            keep_models=bool(measured), pretrained_store=pretrained_store(args))
     results = experiment.run(range(args.num_trials))
 
     run_key = config.run_key(args.num_trials)

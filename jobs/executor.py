@@ -73,7 +73,7 @@ def dry_run(lines: Sequence[JobLine], root: Path) -> None:
         print(f"{state:8} {line.line_id} line {line.line_number} [{line.study or '-'}] "
               f"gpu={line.gpu} mem={line.mem_mb}M cpus={line.ntasks}")
         if state != "done":
-            print("         " + " ".join(build_argv(line, folder.out_dir)))
+            print("         " + " ".join(build_argv(line, folder.out_dir, pretrained_dir=folder.pretrained_dir)))
 
 
 def last_error_line(log: Optional[str]) -> str:

@@ -8,6 +8,7 @@ Layout under the results folder::
     lines/<id>/failed.json    when it exited non-zero or was interrupted
     lines/<id>/queued.json    submitted to SLURM and not started yet
     lines/<id>/.lock          held (flock) by the process that runs the line
+    pretrained/               pretrained weights, shared by lines whose pretraining is the same
     logs/                     stdout/stderr of every run
 
 A line is *running* exactly while someone holds its lock, so a ``running.json`` left by a killed
@@ -105,6 +106,8 @@ class LineFolder:
         self.path = self.root / "lines" / line_id
 
     out_dir = property(lambda self: self.path / "out")
+    #: pretrained weights shared by every line of the results folder (``main.py --pretrained_dir``)
+    pretrained_dir = property(lambda self: self.root / "pretrained")
     done_file = property(lambda self: self.path / "done.json")
     running_file = property(lambda self: self.path / "running.json")
     failed_file = property(lambda self: self.path / "failed.json")

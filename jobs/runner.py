@@ -1,7 +1,9 @@
 """Run one job-list line: take its lock, run its command into its own folder, leave a marker.
 
 The command's ``python``/``python3`` is this interpreter, ``--out_dir`` is replaced by the line's
-own folder and ``--threads NTASKS`` is added unless the command sets ``--threads``. The child is
+own folder, ``--threads NTASKS`` is added unless the command sets ``--threads``, and the trainer's
+``--pretrained_dir`` is the results folder's shared ``pretrained/`` (lines that pretrain alike,
+differing only in k, sampler or fine-tuning, pretrain once) unless the command sets it. The child is
 killed with its parent (Linux ``PR_SET_PDEATHSIG``), so killing an executor leaves no orphan
 writing into a line folder. Finished work inside a line (the trainer's per-unit files) is reused
 when an interrupted line runs again, and the trainer replaces its own rows, so a rerun never
@@ -45,14 +47,23 @@ def _without_option(words: List[str], option: str) -> List[str]:
     return kept
 
 
-def build_argv(line: JobLine, out_dir: Path, python: str = sys.executable) -> List[str]:
-    """The argument vector that runs ``line`` with its results in ``out_dir``."""
+def _has_option(words: List[str], option: str) -> bool:
+    return any(w == option or w.startswith(option + "=") for w in words)
+
+
+def build_argv(line: JobLine, out_dir: Path, python: str = sys.executable,
+               pretrained_dir: Optional[Path] = None) -> List[str]:
+    """The argument vector that runs ``line`` with its results in ``out_dir`` (and, for the
+    trainer, its pretrained weights in the shared ``pretrained_dir``)."""
     words = line.words
     if Path(words[0]).name in ("python", "python3"):
         words = [python] + words[1:]
     words = _without_option(words, "--out_dir") + ["--out_dir", str(out_dir)]
-    if not any(w == "--threads" or w.startswith("--threads=") for w in words):
+    if not _has_option(words, "--threads"):
         words += ["--threads", str(line.ntasks)]
+    trainer = len(words) > 1 and Path(words[1]).as_posix().endswith("correlation_trainer/main.py")
+    if pretrained_dir is not None and trainer and not _has_option(words, "--pretrained_dir"):
+        words += ["--pretrained_dir", str(pretrained_dir)]
     return words
 
 
@@ -81,7 +92,8 @@ class LineRun:
         self.lock = lock
         self.logs = dict(log_paths or {})
         self.started = time.time()
-        argv = build_argv(self.line, self.folder.out_dir.resolve())
+        argv = build_argv(self.line, self.folder.out_dir.resolve(),
+                          pretrained_dir=self.folder.pretrained_dir.resolve())
         running = {"id": self.line.line_id, "command": self.line.command, "argv": argv, "pid": os.getpid(),
                    "host": socket.gethostname(), "started": self.started, **self.logs, **_slurm_ids()}
         write_json(self.folder.running_file, running)

@@ -88,11 +88,17 @@ def test_malformed_job_list_is_one_line_error(tmp_path):
     assert done.stderr.strip() == f"error: {bad} line 2: expected EXECUTE,JOB_ID,GPU,MEM,NTASKS,<command>, found 5 field(s)"
 
 
-def test_command_gets_own_out_dir_and_threads(tmp_path):
+def test_command_gets_own_out_dir_threads_and_shared_pretrained_dir(tmp_path):
     line = parse_text("True,1,False,100,3,python correlation_trainer/main.py --out_dir elsewhere --seed 2")[0]
     argv = build_argv(line, tmp_path / "out", python="/py")
     assert argv == ["/py", "correlation_trainer/main.py", "--seed", "2", "--out_dir", str(tmp_path / "out"),
                     "--threads", "3"]
+    shared = tmp_path / "pretrained"
+    assert build_argv(line, tmp_path / "out", "/py", shared)[-2:] == ["--pretrained_dir", str(shared)]
+    own = parse_text("True,1,False,100,3,python correlation_trainer/main.py --pretrained_dir mine")[0]
+    assert build_argv(own, tmp_path / "out", "/py", shared).count("--pretrained_dir") == 1
+    other = parse_text("True,1,False,100,1,python other.py")[0]
+    assert "--pretrained_dir" not in build_argv(other, tmp_path / "out", "/py", shared)
 
 
 def test_variant_names_changed_settings():

@@ -186,6 +186,36 @@ def test_rerun_reuses_finished_units(tmp_path, capsys):
     assert len(list((tmp_path / "nasflat" / "units").glob("*.npz"))) == 2
 
 
+def test_pretraining_is_stored_and_reused_with_the_same_numbers(tmp_path, capsys):
+    store = tmp_path / "store"
+    base = QUICK + ["--num_trials", "1"]
+
+    def run(name, *extra, pretrained=str(store)):
+        assert main(base + ["--out_dir", str(tmp_path / name), "--pretrained_dir", pretrained, *extra]) == 0
+        rows = read_rows(tmp_path / name)
+        return rows.set_index(["target_device", "k"])["spr"]
+
+    first = run("a", "--transfer_sample_sizes", "5", "10")
+    stored = sorted(store.glob("*.pt"))
+    assert len(stored) == 1 and len(list(store.glob("*.json"))) == 1
+    stamp = stored[0].stat().st_mtime_ns
+    # other k and another fine-tuning lr pretrain alike: the stored weights are used, not rewritten
+    reused = run("b", "--transfer_sample_sizes", "10")
+    assert sorted(store.glob("*.pt")) == stored and stored[0].stat().st_mtime_ns == stamp
+    computed = run("c", "--transfer_sample_sizes", "10", pretrained="none")
+    pd.testing.assert_series_equal(reused, computed)
+    pd.testing.assert_series_equal(reused, first.xs(10, level="k", drop_level=False))
+    run("d", "--transfer_lr", "0.002")
+    assert len(list(store.glob("*.pt"))) == 1
+    # a pretraining setting makes a new entry
+    run("e", "--epochs", "3")
+    assert len(list(store.glob("*.pt"))) == 2
+    stored[0].write_bytes(b"not a torch file")
+    status = main(base + ["--out_dir", str(tmp_path / "f"), "--pretrained_dir", str(store)])
+    err = capsys.readouterr().err
+    assert status == 2 and stored[0].name in err
+
+
 def test_no_pretraining_and_paper_protocol_run(tmp_path):
     args = ["--task_index", "9999", "--sample_sizes", "0", "--transfer_epochs", "5", "--num_trials", "1",
             "--transfer_sample_sizes", "5", "--eval_protocol", "paper", "--no_progress", "--out_dir", str(tmp_path)]

@@ -3,7 +3,7 @@ hinge loss on the source devices and fine-tuned on the target's k samples."""
 from __future__ import annotations
 
 import copy
-from typing import Callable, Dict, List
+from typing import Dict, List
 
 import numpy as np
 import torch

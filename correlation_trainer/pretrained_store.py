@@ -1,0 +1,102 @@
+"""Pretrained weights kept on disk, so that runs differing only after pretraining share it.
+
+Pretraining is most of a run's cost (an FBNet trial: minutes of pretraining, seconds per
+fine-tune), yet many experiments change only what happens after it: other k values, another
+target sampler, fine-tuning settings, the evaluation protocol. A :class:`PretrainedStore` saves
+each (settings, trial, source size) pretraining once and hands it back to any later run whose
+pretraining would be the same computation.
+
+The key hashes everything that can change the pretrained numbers: every setting of the
+:class:`~correlation_trainer.experiment.ExperimentConfig` except those used only after
+pretraining, the trial and source size, the task's devices, the number of torch CPU threads (it changes float
+sums), and the source code of ``correlation_trainer`` and ``nas_embedding_suite`` (any edit of
+either package starts a fresh set of keys). Fine-tuning seeds its own random streams, so a run
+that reuses a stored pretraining gives exactly the numbers it would have computed.
+
+Files: ``<folder>/<key>.pt`` (the state dict, ``torch.save``; read back with
+``weights_only=True``) and ``<folder>/<key>.json`` (the settings it was made with), both written
+atomically.
+"""
+from __future__ import annotations
+
+import functools
+import hashlib
+import io
+import json
+from dataclasses import asdict
+from pathlib import Path
+from typing import Dict, Optional, Sequence
+
+import torch
+
+from nas_embedding_suite.safe_loading import load_torch_file
+
+from .results import atomic_write_bytes
+
+#: Settings used only after pretraining (fine-tuning, the choice of target samples, evaluation).
+AFTER_PRETRAINING = ("sample_sizes", "transfer_sample_sizes", "transfer_lr", "transfer_epochs",
+                     "transfer_batch_size", "transfer_hwemb", "sample_seed_size", "eval_protocol")
+PACKAGES = ("correlation_trainer", "nas_embedding_suite")
+
+
+@functools.lru_cache(maxsize=1)
+def code_fingerprint() -> str:
+    """Hash of every Python source file of the two packages (path and content)."""
+    root = Path(__file__).resolve().parents[1]
+    digest = hashlib.sha256()
+    for package in PACKAGES:
+        for path in sorted((root / package).rglob("*.py")):
+            digest.update(str(path.relative_to(root)).encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def pretraining_settings(config, trial: int, source_size: int, devices: Sequence[str]) -> Dict[str, object]:
+    """What determines one pretraining: the config minus the after-pretraining settings (and the
+    target sampler, unless it also picks the source archs), plus trial, source size, the task's
+    devices (the hardware-embedding table has a row for each), threads and the code fingerprint."""
+    settings = asdict(config)
+    for name in AFTER_PRETRAINING:
+        settings.pop(name)
+    if not config.source_sampon:
+        settings.pop("sampling_metric")
+        settings.pop("sampling_method")
+    settings.update(trial=trial, source_size=source_size, devices=list(devices), threads=torch.get_num_threads(),
+                    code=code_fingerprint())
+    return settings
+
+
+def _is_state_dict(state) -> bool:
+    return isinstance(state, dict) and bool(state) and all(
+        isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state.items())
+
+
+class PretrainedStore:
+    """A folder of pretrained state dicts keyed by :func:`pretraining_settings`."""
+
+    def __init__(self, folder: Path):
+        self.folder = Path(folder)
+
+    def key(self, settings: Dict[str, object]) -> str:
+        """The file stem of the pretraining with these :func:`pretraining_settings`."""
+        text = json.dumps(settings, sort_keys=True, default=list)
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+    def path(self, key: str) -> Path:
+        return self.folder / f"{key}.pt"
+
+    def load(self, key: str) -> Optional[Dict[str, torch.Tensor]]:
+        """The stored state dict, or None when there is none (a malformed file is an error naming it)."""
+        path = self.path(key)
+        return load_torch_file(path) if path.exists() else None
+
+    def save(self, key: str, state, settings: Dict[str, object]) -> bool:
+        """Store ``state`` if it is a state dict (other predictors' states are cheap and not kept)."""
+        if not _is_state_dict(state):
+            return False
+        buffer = io.BytesIO()
+        torch.save({name: value.detach().cpu() for name, value in state.items()}, buffer)
+        atomic_write_bytes(self.path(key), lambda stream: stream.write(buffer.getvalue()))
+        text = json.dumps(settings, sort_keys=True, indent=1, default=list)
+        atomic_write_bytes(self.folder / f"{key}.json", lambda stream: stream.write(text.encode()))
+        return True
