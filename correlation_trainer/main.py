@@ -134,8 +134,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out_dir", default="results", help="results folder")
     p.add_argument("--pretrained_dir", default=None,
                    help="folder of pretrained weights: a run whose pretraining equals an earlier one's "
-                        "(same settings, trial, threads and code; other k, sampler, fine-tuning or "
-                        "evaluation) reuses it, with the same numbers. Default: <out_dir>/pretrained; "
+                        "(same settings, trial, threads and code; other k, fine-tuning or evaluation "
+                        "settings) reuses it, with the same numbers. Default: <out_dir>/pretrained; "
                         "'none' keeps nothing")
     p.add_argument("--data_dir", default=None, help=f"data directory (default: ${ENV_VAR}, ./data, ../shared/data)")
     p.add_argument("--device", default="cpu", help="torch device (cpu, cuda, cuda:1...)")
