@@ -1,15 +1,16 @@
 """Pretrained weights kept on disk, so that runs differing only after pretraining share it.
 
 Pretraining is most of a run's cost (an FBNet trial: minutes of pretraining, seconds per
-fine-tune), yet many experiments change only what happens after it: other k values, another
-target sampler, fine-tuning settings, the evaluation protocol. A :class:`PretrainedStore` saves
+fine-tune), yet many experiments change only what happens after it: other k values, fine-tuning
+settings, the evaluation protocol (and the target sampler, when it does not also pick the source
+archs: ``--no-source_sampon``). A :class:`PretrainedStore` saves
 each (settings, trial, source size) pretraining once and hands it back to any later run whose
 pretraining would be the same computation.
 
 The key hashes everything that can change the pretrained numbers: every setting of the
 :class:`~correlation_trainer.experiment.ExperimentConfig` except those used only after
-pretraining, the trial and source size, the task's devices, the number of torch CPU threads (it changes float
-sums), and the source code of ``correlation_trainer`` and ``nas_embedding_suite`` (any edit of
+pretraining, the trial and source size, the task's devices, the number of torch CPU threads (it
+changes float sums), and the source code of ``correlation_trainer`` and ``nas_embedding_suite`` (any edit of
 either package starts a fresh set of keys). Fine-tuning seeds its own random streams, so a run
 that reuses a stored pretraining gives exactly the numbers it would have computed.
 

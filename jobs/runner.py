@@ -3,7 +3,7 @@
 The command's ``python``/``python3`` is this interpreter, ``--out_dir`` is replaced by the line's
 own folder, ``--threads NTASKS`` is added unless the command sets ``--threads``, and the trainer's
 ``--pretrained_dir`` is the results folder's shared ``pretrained/`` (lines that pretrain alike,
-differing only in k, sampler or fine-tuning, pretrain once) unless the command sets it. The child is
+differing only in k, fine-tuning or evaluation, pretrain once) unless the command sets it. The child is
 killed with its parent (Linux ``PR_SET_PDEATHSIG``), so killing an executor leaves no orphan
 writing into a line folder. Finished work inside a line (the trainer's per-unit files) is reused
 when an interrupted line runs again, and the trainer replaces its own rows, so a rerun never
