@@ -243,8 +243,9 @@ def prepare_out_dir(path: Path) -> Path:
 
 
 def pretrained_store(args: argparse.Namespace) -> Optional[PretrainedStore]:
-    """The store of ``--pretrained_dir`` (checked writable), or None for 'none'."""
-    if args.pretrained_dir == "none":
+    """The store of ``--pretrained_dir`` (checked writable), or None for 'none' and for predictors
+    that do not pretrain."""
+    if args.pretrained_dir == "none" or not PREDICTORS.get(args.predictor).pretrains:
         return None
     folder = Path(args.pretrained_dir) if args.pretrained_dir else Path(args.out_dir) / "pretrained"
     return PretrainedStore(prepare_out_dir(folder))
