@@ -108,6 +108,13 @@ def test_help_learns_excludes_its_references_and_is_deterministic(tmp_path, nb20
     assert main(args + ["--meta_episodes", "100", "--out_dir", str(tmp_path / "b")]) == 0
     first, second = rows(tmp_path / "a", "help"), rows(tmp_path / "b", "help")
     pd.testing.assert_frame_equal(first, second)
+    # other k values take the stored meta-training: one stored entry, the k = 10 numbers unchanged
+    assert main(args + ["--meta_episodes", "100", "--out_dir", str(tmp_path / "b"), "--name_desc", "more_k",
+                        "--transfer_sample_sizes", "5", "10"]) == 0
+    assert len(list((tmp_path / "b" / "pretrained").glob("*.pt"))) == 1
+    again = rows(tmp_path / "b", "more_k")
+    spr = lambda frame: frame[frame["k"] == 10].set_index("target_device")["spr"].sort_index()  # noqa: E731
+    pd.testing.assert_series_equal(spr(again), spr(second))
     assert main(args + ["--meta_episodes", "0", "--out_dir", str(tmp_path / "c")]) == 0
     untrained = rows(tmp_path / "c", "help")
     assert first["spr"].mean() > untrained["spr"].mean() + 0.1, (first["spr"].tolist(), untrained["spr"].tolist())
