@@ -119,12 +119,24 @@ def test_help_learns_excludes_its_references_and_is_deterministic(tmp_path, nb20
     untrained = rows(tmp_path / "c", "help")
     assert first["spr"].mean() > untrained["spr"].mean() + 0.1, (first["spr"].tolist(), untrained["spr"].tolist())
     assert '"reference_archs": 10' in first["predictor_settings"].iloc[0]
+    assert '"meta_lr": 0.003' in first["predictor_settings"].iloc[0]
     # the 10 reference archs are measured on the target, so they are not evaluated either
     units = list((tmp_path / "a" / "help" / "units").glob("help_*.npz"))
     with np.load(units[0]) as stored:
         evaluated = stored["0/eval_archs"]
         assert not np.isin(nb201.help_reference_archs, evaluated).any()
         assert not np.isin(stored["0/transfer_archs"], evaluated).any()
+
+
+def test_help_on_fbnet_uses_its_mlp_encoder_and_own_meta_lr(tmp_path):
+    args = QUICK + ["--predictor", "help", "--space", "fbnet", "--sample_sizes", "200"]
+    assert main(args + ["--meta_episodes", "300", "--out_dir", str(tmp_path / "a")]) == 0
+    assert main(args + ["--meta_episodes", "0", "--out_dir", str(tmp_path / "b")]) == 0
+    trained, untrained = rows(tmp_path / "a", "help", "fbnet"), rows(tmp_path / "b", "help", "fbnet")
+    settings = trained["predictor_settings"].iloc[0]
+    assert '"encoder": "mlp"' in settings and '"meta_lr": 0.0001' in settings
+    assert trained["spr"].notna().all()
+    assert trained["spr"].mean() > untrained["spr"].mean() + 0.1, (trained["spr"].tolist(), untrained["spr"].tolist())
 
 
 def test_predictor_defaults_and_errors(tmp_path, capsys):
