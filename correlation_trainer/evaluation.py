@@ -12,8 +12,14 @@ PROTOCOLS: Registry = Registry("evaluation protocol")
 
 
 def rank_correlations(predicted: np.ndarray, measured: np.ndarray) -> Dict[str, float]:
-    """Spearman rho and Kendall tau-b (scipy); NaN-free inputs of equal length."""
-    if len(predicted) < 2 or np.ptp(predicted) == 0:
+    """Spearman rho and Kendall tau-b (scipy) of inputs of equal length (``measured`` NaN-free).
+
+    Predictions that rank nothing score 0: constant ones, and ones with a non-finite value (a
+    diverged model), where scipy would give NaN and averages over trials would silently skip the
+    failed trial.
+    """
+    predicted = np.asarray(predicted, dtype=np.float64)
+    if len(predicted) < 2 or not np.isfinite(predicted).all() or np.ptp(predicted) == 0:
         return {"spr": 0.0, "kdt": 0.0}
     return {
         "spr": float(spearmanr(predicted, measured)[0]),

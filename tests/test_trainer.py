@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 import torch
 
-from correlation_trainer.evaluation import HonestProtocol, PaperProtocol
+from correlation_trainer.evaluation import HonestProtocol, PaperProtocol, rank_correlations
 from correlation_trainer.experiment import Experiment, ExperimentConfig
 from correlation_trainer.main import build_parser, main, make_config
 from correlation_trainer.ranking_loss import pairwise_hinge_loss
@@ -134,6 +134,13 @@ def test_transfer_copies_embedding_and_excludes_samples(nd_data):
     assert result.n_eval == len(nd_data.measured(target)) - 7
     assert result.hw_source in nd_data.task.train
     assert np.array_equal(result.measured, nd_data.table.values[target, result.eval_archs])
+
+
+def test_rank_correlations_score_rankless_predictions_zero():
+    measured = np.array([1.0, 2.0, 3.0, 4.0])
+    assert rank_correlations(np.array([4.0, 3.0, 2.0, 1.0]), measured) == {"spr": -1.0, "kdt": -1.0}
+    for rankless in ([2.0, 2.0, 2.0, 2.0], [1.0, np.nan, 3.0, 4.0], [1.0, 2.0, np.inf, 4.0]):
+        assert rank_correlations(np.array(rankless), measured) == {"spr": 0.0, "kdt": 0.0}
 
 
 def test_protocols_choose_the_right_archs():
