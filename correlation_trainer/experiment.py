@@ -204,7 +204,7 @@ class Experiment:
         seq = _seed_sequence(self.config.seed, trial, source_size, 0)
         store = self.pretrained_store if source_size > 0 and self.predictor.pretrains else None
         if store is not None:
-            settings = pretraining_settings(self.config, trial, source_size, self.data.task.devices)
+            settings = pretraining_settings(self.config, trial, source_size, self.data)
             key = store.key(settings)
             state = store.load(key)
             if state is not None:

@@ -9,9 +9,10 @@ pretraining would be the same computation.
 
 The key hashes everything that can change the pretrained numbers: every setting of the
 :class:`~correlation_trainer.experiment.ExperimentConfig` except those used only after
-pretraining, the trial and source size, the task's devices, the number of torch CPU threads (it
-changes float sums), and the source code of ``correlation_trainer`` and ``nas_embedding_suite`` (any edit of
-either package starts a fresh set of keys). Fine-tuning seeds its own random streams, so a run
+pretraining, the trial and source size, the task's devices, a hash of the latency targets and
+per-architecture inputs, the number of torch CPU threads (it changes float sums), and the source
+code of ``correlation_trainer`` and ``nas_embedding_suite`` (any edit of either package starts a
+fresh set of keys). Fine-tuning seeds its own random streams, so a run
 that reuses a stored pretraining gives exactly the numbers it would have computed.
 
 Files: ``<folder>/<key>.pt`` (the state dict, ``torch.save``; read back with
@@ -26,7 +27,7 @@ import io
 import json
 from dataclasses import asdict
 from pathlib import Path
-from typing import Dict, Optional, Sequence
+from typing import Dict, Optional
 
 import torch
 
@@ -34,7 +35,8 @@ from nas_embedding_suite.safe_loading import load_torch_file
 
 from .results import atomic_write_bytes
 
-#: Settings used only after pretraining (fine-tuning, the choice of target samples, evaluation).
+#: Settings that do not change one pretraining: the list of source sizes (each pretraining's own
+#: size enters the key) and those used only after it (fine-tuning, target samples, evaluation).
 AFTER_PRETRAINING = ("sample_sizes", "transfer_sample_sizes", "transfer_lr", "transfer_epochs",
                      "transfer_batch_size", "transfer_hwemb", "sample_seed_size", "eval_protocol")
 PACKAGES = ("correlation_trainer", "nas_embedding_suite")
@@ -52,18 +54,31 @@ def code_fingerprint() -> str:
     return digest.hexdigest()[:16]
 
 
-def pretraining_settings(config, trial: int, source_size: int, devices: Sequence[str]) -> Dict[str, object]:
+def data_fingerprint(data) -> str:
+    """Hash of the arrays a pretraining reads beyond the code: the latency targets of every device
+    and the per-arch and per-node inputs (an encoding file a user replaced changes it)."""
+    digest = hashlib.sha256()
+    for array in (data.targets, data.supplementary, data.node_features):
+        if array is not None:
+            values = array.detach().cpu().numpy() if isinstance(array, torch.Tensor) else array
+            digest.update(str(values.shape).encode())
+            digest.update(values.tobytes())
+    return digest.hexdigest()[:16]
+
+
+def pretraining_settings(config, trial: int, source_size: int, data) -> Dict[str, object]:
     """What determines one pretraining: the config minus the after-pretraining settings (and the
     target sampler, unless it also picks the source archs), plus trial, source size, the task's
-    devices (the hardware-embedding table has a row for each), threads and the code fingerprint."""
+    devices (the hardware-embedding table has a row for each), the data's fingerprint, threads and
+    the code fingerprint."""
     settings = asdict(config)
     for name in AFTER_PRETRAINING:
         settings.pop(name)
     if not config.source_sampon:
         settings.pop("sampling_metric")
         settings.pop("sampling_method")
-    settings.update(trial=trial, source_size=source_size, devices=list(devices), threads=torch.get_num_threads(),
-                    code=code_fingerprint())
+    settings.update(trial=trial, source_size=source_size, devices=list(data.task.devices),
+                    data=data_fingerprint(data), threads=torch.get_num_threads(), code=code_fingerprint())
     return settings
 
 

@@ -1,5 +1,6 @@
 """NASFLAT training pipeline: loss, samplers, transfer, evaluation, end-to-end runs, CLI errors."""
 import itertools
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -9,6 +10,7 @@ import torch
 from correlation_trainer.evaluation import HonestProtocol, PaperProtocol, rank_correlations
 from correlation_trainer.experiment import Experiment, ExperimentConfig
 from correlation_trainer.main import build_parser, main, make_config
+from correlation_trainer.pretrained_store import PretrainedStore, pretraining_settings
 from correlation_trainer.ranking_loss import pairwise_hinge_loss
 from correlation_trainer.samplers import SamplingContext, build_sampler, list_sampling_methods
 from correlation_trainer.task_data import TaskData, closest_source, minmax_per_device
@@ -221,6 +223,22 @@ def test_pretraining_is_stored_and_reused_with_the_same_numbers(tmp_path, capsys
     status = main(base + ["--out_dir", str(tmp_path / "f"), "--pretrained_dir", str(store)])
     err = capsys.readouterr().err
     assert status == 2 and stored[0].name in err
+
+
+def test_pretraining_key_follows_what_pretraining_reads(nb201):
+    data = TaskData.build(TaskSuite.load().resolve("nb201", "9999"), nb201, "pf")
+    config = ExperimentConfig(task_index=9999, representation="adj_gin_pf")
+    key = lambda c, trial, d: PretrainedStore.key(None, pretraining_settings(c, trial, 16, d))  # noqa: E731
+    base = key(config, 0, data)
+    assert base == key(config, 0, data)
+    assert base == key(replace(config, transfer_lr=1.0, transfer_sample_sizes=(7,), eval_protocol="paper"), 0, data)
+    assert base != key(config, 1, data)
+    assert base != key(replace(config, epochs=3), 0, data)
+    assert base != key(config, 0, replace(data, supplementary=data.supplementary + 1))
+    # the target sampler picks the source archs too unless --no-source_sampon
+    assert base != key(replace(config, sampling_metric="random"), 0, data)
+    unsampled = replace(config, source_sampon=False)
+    assert key(unsampled, 0, data) == key(replace(unsampled, sampling_metric="random"), 0, data)
 
 
 def test_no_pretraining_and_paper_protocol_run(tmp_path):
