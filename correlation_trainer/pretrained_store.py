@@ -93,7 +93,8 @@ class PretrainedStore:
     def __init__(self, folder: Path):
         self.folder = Path(folder)
 
-    def key(self, settings: Dict[str, object]) -> str:
+    @staticmethod
+    def key(settings: Dict[str, object]) -> str:
         """The file stem of the pretraining with these :func:`pretraining_settings`."""
         text = json.dumps(settings, sort_keys=True, default=list)
         return hashlib.sha256(text.encode()).hexdigest()[:16]

@@ -228,7 +228,7 @@ def test_pretraining_is_stored_and_reused_with_the_same_numbers(tmp_path, capsys
 def test_pretraining_key_follows_what_pretraining_reads(nb201):
     data = TaskData.build(TaskSuite.load().resolve("nb201", "9999"), nb201, "pf")
     config = ExperimentConfig(task_index=9999, representation="adj_gin_pf")
-    key = lambda c, trial, d: PretrainedStore.key(None, pretraining_settings(c, trial, 16, d))  # noqa: E731
+    key = lambda c, trial, d: PretrainedStore.key(pretraining_settings(c, trial, 16, d))  # noqa: E731
     base = key(config, 0, data)
     assert base == key(config, 0, data)
     assert base == key(replace(config, transfer_lr=1.0, transfer_sample_sizes=(7,), eval_protocol="paper"), 0, data)
