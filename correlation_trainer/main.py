@@ -35,6 +35,7 @@ if __package__ in (None, ""):  # run as a script: make the repository importable
 import torch  # noqa: E402
 
 from correlation_trainer.checkpoint import CHECKPOINT_PREDICTORS  # noqa: E402
+from correlation_trainer.cpu_setup import configure_cpu  # noqa: E402
 from correlation_trainer.evaluation import list_protocols  # noqa: E402
 from correlation_trainer.experiment import Experiment, ExperimentConfig  # noqa: E402
 from correlation_trainer.models.graph_layers import FUSE_METHODS, GNN_TYPES  # noqa: E402
@@ -256,7 +257,7 @@ def run(args: argparse.Namespace) -> None:
     check_args(args)
     if args.name_desc is None:
         args.name_desc = args.predictor
-    torch.set_num_threads(args.threads)
+    configure_cpu(args.threads)
     data_dir = DataDirectory.resolve(args.data_dir)
     task = TaskSuite.load().resolve(args.space, args.task_index)
     config = make_config(args, task.space, task.index)

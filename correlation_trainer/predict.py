@@ -20,9 +20,9 @@ if __package__ in (None, ""):  # run as a script: make the repository importable
 
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
-import torch  # noqa: E402
 
 from correlation_trainer.checkpoint import AdaptedPredictor  # noqa: E402
+from correlation_trainer.cpu_setup import configure_cpu  # noqa: E402
 from correlation_trainer.representations import encoding_of  # noqa: E402
 from correlation_trainer.results import write_csv  # noqa: E402
 from correlation_trainer.task_data import TaskData  # noqa: E402
@@ -67,7 +67,7 @@ def run(args: argparse.Namespace) -> None:
     """Load the checkpoint, score the architectures, write the CSV."""
     if args.threads < 1:
         raise NasflatError("--threads must be at least 1")
-    torch.set_num_threads(args.threads)
+    configure_cpu(args.threads)
     predictor = AdaptedPredictor.load(Path(args.checkpoint))
     config = predictor.config
     name = args.device_name

@@ -109,12 +109,12 @@ def unified() -> List[str]:
                     [run for size in SOURCE_SIZES for run in every({"--sample_sizes": str(size)})]))
     studies.append(("from_scratch", "no pretraining: fine-tune an untrained model on the k samples",
                     every({"--sample_sizes": "0"})))
-    studies.append(("few_shot_fbnet", "the FBNet headline at k = 5 and 10 (the comparison table); one "
-                    "thread per line, so that two lines share a 2-core machine",
+    studies.append(("few_shot_fbnet", "the FBNet headline at k = 5 and 10 (the comparison table); the "
+                    "same pretraining as the headline lines, so after them only fine-tuning runs",
                     [("fbnet", task, {"--transfer_sample_sizes": "5 10"}, ()) for task in range(6)]))
     out = ["# NASFLAT job list: EXECUTE,JOB_ID,GPU,MEM,NTASKS,<command> (written by make_joblists.py).",
            "# Lines that need an encoding: build it first with python -m nas_embedding_suite encode."]
-    return out + study_lines(studies, {"few_shot_fbnet": 1})
+    return out + study_lines(studies)
 
 
 def baselines(predictors: List[str], sizes: Dict[str, str]) -> List[str]:

@@ -8,8 +8,10 @@ from correlation_trainer.models import (
     EnsembleGraphLayer,
     GatedGraphAttention,
     NASFLATModel,
+    build_graph_layer,
     incoming_matrix,
 )
+from correlation_trainer.models.graph_layers import TabulatedEmbedding, node_gate
 
 # Op vocabulary of the synthetic NB201 graphs: input/output tokens, then the five edge ops.
 NB_INPUT, NB_OUTPUT, NB_NONE, NB_SKIP, NB_C1, NB_C3, NB_POOL = range(7)
@@ -309,3 +311,36 @@ def test_cuda_matches_cpu():
     cpu = model(*batch, supp)
     gpu = model.cuda()(*(t.cuda() for t in batch), supp.cuda())
     torch.testing.assert_close(gpu.cpu(), cpu, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("gnn_type, fuse", GNN_CONFIGS)
+@pytest.mark.parametrize("shared_states", [False, True])
+def test_layer_at_one_node_matches_the_full_layer(gnn_type, fuse, shared_states):
+    torch.manual_seed(0)
+    layer = build_graph_layer(gnn_type, 10, 12, 6, fuse)
+    adj, _, mask, _ = nb201_batch(16, seed=9)  # cut nodes included
+    incoming = incoming_matrix(adj, mask)
+    h = torch.randn(8, 10) if shared_states else torch.randn(16, 8, 10)
+    emb = torch.randn(16, 8, 6)
+    full = layer(h, incoming, mask, emb)
+    for node in range(8):
+        torch.testing.assert_close(layer.at_node(h, incoming, mask, emb, node), full[:, node:node + 1],
+                                   rtol=1e-5, atol=1e-6)
+
+
+def test_tabulated_embeddings_equal_their_dense_form():
+    model = make_model(num_ops=FB_NUM_OPS)
+    _, ops, _, devices = fbnet_batch(8, seed=4)
+    emb = model.node_embeddings(ops, devices)
+    assert isinstance(emb, TabulatedEmbedding)
+    dense = emb.dense()
+    expected = torch.cat((model.op_embedding(ops), model.hw_embedding(devices)[:, None].expand(-1, 24, -1)), -1)
+    expected[:, 0] = model.input_emb
+    expected[:, -1] = model.output_emb
+    torch.testing.assert_close(dense, expected)
+    gate = model.pass1[0].dense.gate
+    torch.testing.assert_close(node_gate(gate, emb), torch.sigmoid(gate(dense)))
+    summary = torch.randn(8, 128)
+    concatenated = torch.cat((dense, summary[:, None].expand(-1, 24, -1)), -1)
+    torch.testing.assert_close(model.updated_embeddings(emb, summary), model.update_mlp(concatenated),
+                               rtol=1e-5, atol=1e-6)

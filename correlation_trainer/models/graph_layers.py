@@ -12,11 +12,17 @@ Every layer works on a whole padded batch at once and shares one calling convent
   predecessors that node ``j`` receives messages from. Callers must already have removed the
   rows and columns of masked (cut) nodes; :func:`incoming_matrix` does both.
 - ``node_mask``: bool ``[B, N]``, ``False`` for padded or cut nodes.
-- ``emb``: per-node op(+hardware) embeddings ``[B, N, emb_dim]``; each layer turns them into a gate
-  ``sigmoid(Linear(emb))`` of width ``out_dim``.
+- ``emb``: per-node op(+hardware) embeddings ``[B, N, emb_dim]``, or a :class:`TabulatedEmbedding`
+  when they take only a few distinct values; each layer turns them into a gate
+  ``sigmoid(Linear(emb))`` of width ``out_dim`` (see :func:`node_gate`).
+
+``layer.at_node(h, incoming, node_mask, emb, node)`` gives the same output at one node of every
+graph, ``[B, 1, out_dim]``, without transforming the other nodes' states: the model needs only the
+output node after the last layer of pass 1.
 """
 
 import math
+from typing import NamedTuple
 
 import torch
 import torch.nn as nn
@@ -24,6 +30,49 @@ import torch.nn.functional as F
 
 GNN_TYPES = ("ensemble", "dense", "gat")
 FUSE_METHODS = ("add", "mlp")
+
+
+class TabulatedEmbedding(NamedTuple):
+    """Per-node embeddings stored as a small table of distinct rows and a row index per node.
+
+    Before the first GNN pass a node's embedding depends only on its op and the device, so a
+    batch of ``B x N`` nodes holds at most ``num_ops x num_devices + 2`` distinct rows. Per-row
+    maps (the layer gates, the first layer of the update MLP) then run once per table row and are
+    gathered, instead of running on every node of every graph.
+    """
+
+    table: torch.Tensor  # [R, emb_dim]
+    index: torch.Tensor  # long [B, N], rows of ``table``
+
+    def gather(self, rows: torch.Tensor) -> torch.Tensor:
+        """Rows ``[R, d]`` computed from the table, placed at every node: ``[B, N, d]``."""
+        # index_select's backward (index_add) is far cheaper on CPU than advanced indexing's.
+        return rows.index_select(0, self.index.flatten()).view(*self.index.shape, rows.shape[-1])
+
+    def dense(self) -> torch.Tensor:
+        """The embeddings as a full ``[B, N, emb_dim]`` tensor."""
+        return self.gather(self.table)
+
+
+def select_node(emb, node: int):
+    """The embeddings of one node of every graph (``[B, 1, emb_dim]``, or a one-node table)."""
+    if isinstance(emb, TabulatedEmbedding):
+        return TabulatedEmbedding(emb.table, emb.index[:, node:node + 1])
+    return emb[:, node:node + 1]
+
+
+def node_linear(linear, emb) -> torch.Tensor:
+    """``linear`` applied to every node embedding: ``[B, N, out]`` from a tensor or a table."""
+    if isinstance(emb, TabulatedEmbedding):
+        return emb.gather(linear(emb.table))
+    return linear(emb)
+
+
+def node_gate(linear: nn.Module, emb) -> torch.Tensor:
+    """The gate ``sigmoid(linear(emb))`` of every node, ``[B, N, out]``."""
+    if isinstance(emb, TabulatedEmbedding):
+        return emb.gather(torch.sigmoid(linear(emb.table)))
+    return torch.sigmoid(linear(emb))
 
 
 def incoming_matrix(adjacency: torch.Tensor, node_mask: torch.Tensor) -> torch.Tensor:
@@ -34,7 +83,7 @@ def incoming_matrix(adjacency: torch.Tensor, node_mask: torch.Tensor) -> torch.T
     """
     mask = node_mask.to(adjacency.dtype)
     masked = adjacency * mask.unsqueeze(2) * mask.unsqueeze(1)
-    return masked.transpose(1, 2)
+    return masked.transpose(1, 2).contiguous()  # batched matmuls loop per graph on a transposed view
 
 
 def self_and_predecessor_mean(adjacency: torch.Tensor, node_mask: torch.Tensor) -> torch.Tensor:
@@ -70,8 +119,15 @@ class DenseGraphFlow(nn.Module):
 
     def forward(self, h, incoming, node_mask, emb):
         support = h @ self.weight
-        gate = torch.sigmoid(self.gate(emb))
+        gate = node_gate(self.gate, emb)
         return gate * (incoming @ support) + support + self.bias
+
+    def at_node(self, h, incoming, node_mask, emb, node: int):
+        """:meth:`forward` at node ``node`` only: ``[B, 1, out_dim]``."""
+        own = h[..., node:node + 1, :] @ self.weight
+        # A (H W) = (A H) W: aggregate the raw states first, then transform one row per graph.
+        received = (incoming[:, node:node + 1] @ h) @ self.weight
+        return node_gate(self.gate, select_node(emb, node)) * received + own + self.bias
 
     def extra_repr(self) -> str:
         return f"{self.in_dim} -> {self.out_dim}"
@@ -112,21 +168,43 @@ class GatedGraphAttention(nn.Module):
             neighbours = neighbours | (eye & node_mask.unsqueeze(-1))
         return neighbours
 
+    def _attend(self, scores, neighbours):
+        """Softmax of the scaled scores over each row's neighbours; ``[.., rows, N]`` weights
+        and the bool ``[B, rows, 1]`` marking rows that have any neighbour."""
+        scores = F.leaky_relu(scores / math.sqrt(self.out_dim), self.negative_slope)
+        has_neighbour = neighbours.any(dim=-1, keepdim=True)
+        # Empty rows would softmax over all -inf (NaN, also in the backward pass); give them a
+        # finite dummy row; the caller zeroes their outputs.
+        scores = torch.where(neighbours, scores, float("-inf"))  # broadcasts shared scores
+        scores = scores.masked_fill(~has_neighbour, 0.0)
+        return torch.softmax(scores, dim=-1), has_neighbour
+
+    def _finish(self, attended, gate, has_neighbour):
+        out = self.norm(gate * attended)
+        if bool(has_neighbour.all()):  # e.g. FBNet chains: skip a full pass over the states
+            return out
+        return out * has_neighbour.to(out.dtype)
+
     def forward(self, h, incoming, node_mask, emb):
         p = self.proj(h)
         # a . (P_j * P_i) for every pair, as one batched matmul: ((P * a) @ P^T)[j, i].
         scores = (p * self.attn.weight.squeeze(0)) @ p.transpose(-1, -2)
-        scores = F.leaky_relu(scores / math.sqrt(self.out_dim), self.negative_slope)
-        neighbours = self.neighbour_mask(incoming, node_mask)
-        has_neighbour = neighbours.any(dim=-1, keepdim=True)
-        # Empty rows would softmax over all -inf (NaN, also in the backward pass); give them a
-        # finite dummy row and zero them afterwards.
-        scores = torch.where(neighbours, scores, float("-inf"))  # broadcasts shared [N, N] scores
-        scores = scores.masked_fill(~has_neighbour, 0.0)
-        att = torch.softmax(scores, dim=-1) * neighbours.to(scores.dtype)
-        gate = torch.sigmoid(self.gate(emb))
-        out = self.norm(gate * (att @ p))
-        return out * has_neighbour.to(out.dtype)
+        att, has_neighbour = self._attend(scores, self.neighbour_mask(incoming, node_mask))
+        return self._finish(att @ p, node_gate(self.gate, emb), has_neighbour)
+
+    def at_node(self, h, incoming, node_mask, emb, node: int):
+        """:meth:`forward` at node ``node`` only: ``[B, 1, out_dim]``.
+
+        With ``W`` the projection, ``a . (W h_j * W h_i) = ((W h_j * a) W) . h_i`` and
+        ``sum_i att_i W h_i = W sum_i att_i h_i``, so only node ``node`` is projected.
+        """
+        p_node = self.proj(h[..., node:node + 1, :])
+        query = (p_node * self.attn.weight.squeeze(0)) @ self.proj.weight
+        scores = query @ h.transpose(-1, -2)
+        neighbours = self.neighbour_mask(incoming, node_mask)[:, node:node + 1]
+        att, has_neighbour = self._attend(scores, neighbours)
+        gate = node_gate(self.gate, select_node(emb, node))
+        return self._finish(self.proj(att @ h), gate, has_neighbour)
 
     def extra_repr(self) -> str:
         return f"{self.in_dim} -> {self.out_dim}, self_loops={self.self_loops}"
@@ -152,12 +230,19 @@ class EnsembleGraphLayer(nn.Module):
                 nn.Linear(2 * out_dim, out_dim), nn.ReLU(), nn.Linear(out_dim, out_dim)
             )
 
-    def forward(self, h, incoming, node_mask, emb):
-        dense = self.dense(h, incoming, node_mask, emb)
-        attention = self.attention(h, incoming, node_mask, emb)
+    def _fuse(self, dense, attention):
         if self.fuse_method == "add":
             return 0.5 * (dense + attention)
         return self.fuse(torch.cat((dense, attention), dim=-1))
+
+    def forward(self, h, incoming, node_mask, emb):
+        return self._fuse(self.dense(h, incoming, node_mask, emb),
+                          self.attention(h, incoming, node_mask, emb))
+
+    def at_node(self, h, incoming, node_mask, emb, node: int):
+        """:meth:`forward` at node ``node`` only: ``[B, 1, out_dim]``."""
+        return self._fuse(self.dense.at_node(h, incoming, node_mask, emb, node),
+                          self.attention.at_node(h, incoming, node_mask, emb, node))
 
 
 def build_graph_layer(gnn_type: str, in_dim: int, out_dim: int, emb_dim: int,

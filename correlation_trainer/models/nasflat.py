@@ -23,7 +23,14 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .graph_layers import FUSE_METHODS, GNN_TYPES, build_graph_layer, incoming_matrix
+from .graph_layers import (
+    FUSE_METHODS,
+    GNN_TYPES,
+    TabulatedEmbedding,
+    build_graph_layer,
+    incoming_matrix,
+    node_linear,
+)
 
 
 def _mlp(dims, dropout: float = 0.0) -> nn.Sequential:
@@ -151,15 +158,39 @@ class NASFLATModel(nn.Module):
         self.head = _mlp([head_in] + [head_hidden] * head_layers + [1], dropout)
 
     def node_embeddings(self, op_ids: torch.Tensor, device_idx: torch.Tensor,
-                        node_features: torch.Tensor = None) -> torch.Tensor:
-        """Per-node op(+hardware) embeddings ``[B, N, emb_dim]`` used by the pass-1 gates."""
-        emb = self.op_embedding(op_ids)
+                        node_features: torch.Tensor = None):
+        """Per-node op(+hardware) embeddings used by the pass-1 gates.
+
+        Without per-node features every embedding is one of a few (op, device) rows, so they come
+        back as a :class:`TabulatedEmbedding` (the same values as the dense ``[B, N, emb_dim]``
+        tensor, computed once per row); with node features, as the dense tensor.
+        """
         batch, num_nodes = op_ids.shape
+        if self.node_feature_map is None:
+            ops = self.op_embedding.weight
+            if self.hwemb_to_mlp:
+                rows, row_of_node = ops, op_ids
+            else:
+                hw = self.hw_embedding.weight
+                rows = torch.cat(
+                    (ops.unsqueeze(0).expand(hw.shape[0], -1, -1),
+                     hw.unsqueeze(1).expand(-1, ops.shape[0], -1)),
+                    dim=-1,
+                ).reshape(-1, self.emb_dim)
+                row_of_node = device_idx.unsqueeze(1) * self.num_ops + op_ids
+            # Rows 0 and 1 hold the input and output node embeddings.
+            index = torch.cat(
+                (torch.zeros_like(op_ids[:, :1]), row_of_node[:, 1:-1] + 2,
+                 torch.ones_like(op_ids[:, :1])),
+                dim=1,
+            )
+            table = torch.cat((self.input_emb.unsqueeze(0), self.output_emb.unsqueeze(0), rows))
+            return TabulatedEmbedding(table, index)
+        emb = self.op_embedding(op_ids)
         if not self.hwemb_to_mlp:
             hw = self.hw_embedding(device_idx).unsqueeze(1).expand(batch, num_nodes, -1)
             emb = torch.cat((emb, hw), dim=-1)
-        if self.node_feature_map is not None:
-            emb = emb + self.node_feature_map(node_features.to(emb.dtype))
+        emb = emb + self.node_feature_map(node_features.to(emb.dtype))
         return torch.cat(
             (
                 self.input_emb.expand(batch, 1, -1),
@@ -169,6 +200,19 @@ class NASFLATModel(nn.Module):
             dim=1,
         )
 
+    def updated_embeddings(self, emb, summary: torch.Tensor) -> torch.Tensor:
+        """``update_mlp`` on each node's ``[embedding, graph summary]``: ``[B, N, emb_dim]``.
+
+        The first linear layer is split into its embedding and summary columns, so that the
+        summary part runs once per graph (``summary`` is ``[B, hidden]``) and the embedding part
+        once per table row, rather than both on every node.
+        """
+        first = self.update_mlp[0]
+        emb_weight, summary_weight = first.weight.split([self.emb_dim, summary.shape[-1]], dim=1)
+        per_node = node_linear(lambda x: F.linear(x, emb_weight), emb)
+        per_graph = F.linear(summary, summary_weight, first.bias).unsqueeze(1)
+        return self.update_mlp[1:](per_node + per_graph)
+
     def initial_states(self, num_nodes: int) -> torch.Tensor:
         """Initial node states ``[N, node_hidden_dim]``, shared by every graph of a batch."""
         nodes = torch.cat(
@@ -176,10 +220,16 @@ class NASFLATModel(nn.Module):
         )
         return self.node_proj(nodes)
 
-    def _run_pass(self, layers, h, incoming, node_mask, emb):
+    def _run_pass(self, layers, h, incoming, node_mask, emb, only_node=None):
+        """Graph layers with ReLU in between; with ``only_node``, the last layer is evaluated at
+        that node alone (``[B, 1, hidden]``)."""
         for i, layer in enumerate(layers):
-            h = layer(h, incoming, node_mask, emb)
-            if i < len(layers) - 1:
+            last = i == len(layers) - 1
+            if last and only_node is not None:
+                h = layer.at_node(h, incoming, node_mask, emb, only_node)
+            else:
+                h = layer(h, incoming, node_mask, emb)
+            if not last:
                 h = F.relu(h)
             h = F.dropout(h, self.gnn_dropout, self.training)
         return h
@@ -192,9 +242,9 @@ class NASFLATModel(nn.Module):
         emb = self.node_embeddings(op_ids, device_idx, node_features)
         states = self.initial_states(num_nodes)
 
-        h = self._run_pass(self.pass1, states, incoming, node_mask, emb)
-        summary = self.output_mlp(h[:, -1]).unsqueeze(1).expand(-1, num_nodes, -1)
-        updated_emb = self.update_mlp(torch.cat((emb, summary), dim=-1))
+        # Pass 1 only feeds the update through the output node's state.
+        out_state = self._run_pass(self.pass1, states, incoming, node_mask, emb, only_node=num_nodes - 1)
+        updated_emb = self.updated_embeddings(emb, self.output_mlp(out_state[:, 0]))
         h = self._run_pass(self.pass2, states, incoming, node_mask, updated_emb)
 
         readout_mask = node_mask.clone()
