@@ -70,9 +70,7 @@ def node_linear(linear, emb) -> torch.Tensor:
 
 def node_gate(linear: nn.Module, emb) -> torch.Tensor:
     """The gate ``sigmoid(linear(emb))`` of every node, ``[B, N, out]``."""
-    if isinstance(emb, TabulatedEmbedding):
-        return emb.gather(torch.sigmoid(linear(emb.table)))
-    return torch.sigmoid(linear(emb))
+    return node_linear(lambda x: torch.sigmoid(linear(x)), emb)
 
 
 def incoming_matrix(adjacency: torch.Tensor, node_mask: torch.Tensor) -> torch.Tensor:
