@@ -178,6 +178,7 @@ class GatedGraphAttention(nn.Module):
         return torch.softmax(scores, dim=-1), has_neighbour
 
     def _finish(self, attended, gate, has_neighbour):
+        """Gate and normalise the attended states; rows without neighbours become zeros."""
         out = self.norm(gate * attended)
         if bool(has_neighbour.all()):  # e.g. FBNet chains: skip a full pass over the states
             return out
