@@ -9,7 +9,7 @@ from correlation_trainer.experiment import Experiment, ExperimentConfig
 from correlation_trainer.task_data import closest_source
 from correlation_trainer.main import build_parser, main, make_config
 from correlation_trainer.predictors import list_predictors
-from correlation_trainer.predictors.help import HelpPredictor, scale_into_range
+from correlation_trainer.predictors.help import HelpPredictor, global_node_graph, scale_into_range
 from correlation_trainer.task_data import TaskData
 from nas_embedding_suite.tasks import TaskSuite
 
@@ -102,6 +102,27 @@ def test_help_scaling_and_inner_steps(quick_data):
     assert all(p.grad is not None for p in learner.step_sizes.values())
 
 
+def test_help_global_node_graph(nb201):
+    """HELP's NB201 input: self loops, predecessors, and a global node that sums every valid node."""
+    graphs = nb201.graphs  # "cut" mode: some cells have masked nodes
+    adjacency = torch.as_tensor(graphs.adjacency[:50], dtype=torch.float32)
+    op_ids = torch.as_tensor(graphs.op_ids[:50])
+    mask = torch.as_tensor(graphs.node_mask[:50], dtype=torch.float32)
+    assert (mask == 0).any()
+    graph = global_node_graph(adjacency, op_ids, mask, len(nb201.node_op_names))
+    incoming, onehot = graph["incoming"], graph["onehot"]
+    nodes = op_ids.shape[1]
+    assert incoming.shape == (50, nodes + 1, nodes + 1)
+    assert torch.equal(incoming[:, -1, :nodes], mask) and (incoming[:, -1, -1] == 1).all()
+    assert (incoming[:, :nodes, -1] == 0).all()  # the global node feeds no cell node
+    valid = mask.unsqueeze(1) * mask.unsqueeze(2)
+    cell = incoming[:, :nodes, :nodes]
+    assert torch.equal(torch.diagonal(cell, dim1=1, dim2=2), mask)
+    assert torch.equal(cell - torch.diag_embed(mask), adjacency.transpose(1, 2) * valid)
+    assert torch.equal(onehot[:, -1, -1], torch.ones(50)) and (onehot[:, :nodes, -1] == 0).all()
+    assert torch.equal(onehot[:, :nodes, :-1].sum(-1), mask)
+
+
 def test_help_learns_excludes_its_references_and_is_deterministic(tmp_path, nb201):
     args = QUICK + ["--predictor", "help", "--sample_sizes", "200"]
     assert main(args + ["--meta_episodes", "100", "--out_dir", str(tmp_path / "a")]) == 0
@@ -119,7 +140,7 @@ def test_help_learns_excludes_its_references_and_is_deterministic(tmp_path, nb20
     untrained = rows(tmp_path / "c", "help")
     assert first["spr"].mean() > untrained["spr"].mean() + 0.1, (first["spr"].tolist(), untrained["spr"].tolist())
     assert '"reference_archs": 10' in first["predictor_settings"].iloc[0]
-    assert '"meta_lr": 0.003' in first["predictor_settings"].iloc[0]
+    assert '"meta_lr": 0.0001' in first["predictor_settings"].iloc[0]
     # the 10 reference archs are measured on the target, so they are not evaluated either
     units = list((tmp_path / "a" / "help" / "units").glob("help_*.npz"))
     with np.load(units[0]) as stored:

@@ -5,11 +5,11 @@
   excluded from the honest evaluation, and ``reference_archs`` in the result rows says how many.
 - Meta-training (``--meta_episodes``, 2000): each episode takes 8 source devices; on each, Meta-SGD
   adapts the regressor in 2 second-order inner steps (learned per-parameter step sizes) on 10
-  support architectures, and the loss on 100 query architectures (plus 0.1 x the modulator's KL
-  term) trains the initial weights, the step sizes and the modulator. Support and query come from
+  support architectures, and the loss on 200 query architectures (plus 0.1 x the modulator's KL
+  term) trains the initial weights, the step sizes (starting at 1e-3) and the modulator. Support and query come from
   the shared source set (``--sample_sizes``); targets are min-max scaled into [0.05, 0.95] by the
   range of the support and reference latencies (what a target device has measured at test time).
-  Adam with the meta learning rate of ``META_LR`` (per space).
+  Adam with HELP's meta learning rate, 1e-4, on both spaces.
 - Adaptation: the same 2 inner steps on the target's k samples (scaled alike), 10 times with
   a sampled modulation z; the 10 predictions are averaged.
 """
@@ -24,19 +24,15 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch.func import functional_call
 
-from ..models.graph_layers import self_and_predecessor_mean
 from ..models.help_regressor import HardwareModulator, HelpRegressor
 from .base import HELP_SOURCE_SIZES, PREDICTORS, Adaptation, FewShotPredictor, seeded_generator
 
 INNER_STEPS = 2
-INNER_LR_INIT = 0.05
-#: Adam's meta learning rate per space: HELP's own 1e-4 on FBNet; on NB201 3e-3, which learned
-#: faster on ND, where 2000 episodes at 1e-4 leave the GCN undertrained. 3e-3 on FBNet makes some
-#: meta-trainings collapse (F1, trial 0: Spearman -0.01 against 0.82 at 1e-4).
-META_LR = {"nb201": 3e-3, "fbnet": 1e-4}
+INNER_LR_INIT = 1e-3
+META_LR = 1e-4
 DEVICES_PER_EPISODE = 8
 SUPPORT = 10
-QUERY = 100
+QUERY = 200
 KL_WEIGHT = 0.1
 ADAPT_SAMPLES = 10
 LOW, HIGH = 0.05, 0.95
@@ -47,6 +43,25 @@ FBNET_LAYER_FEATURES = {
     "k3_e6": [1, 0, 0, 0, 1, 0], "k5_e1": [0, 1, 1, 0, 0, 0], "k5_e1_g2": [0, 1, 1, 0, 0, 1],
     "k5_e3": [0, 1, 0, 1, 0, 0], "k5_e6": [0, 1, 0, 0, 1, 0], "skip": [0, 0, 0, 0, 0, 0],
 }
+
+
+def global_node_graph(adjacency: torch.Tensor, op_ids: torch.Tensor, mask: torch.Tensor,
+                      num_ops: int) -> Dict[str, torch.Tensor]:
+    """HELP's NB201 graph input: the cell plus a global node (last) that every valid node feeds.
+
+    ``incoming[a, i, j] = 1`` where node i sums node j: itself, its predecessors and, for the
+    global node, every valid node. Node features: the op one-hot plus a global-node flag.
+    """
+    count, nodes = op_ids.shape
+    incoming = torch.zeros(count, nodes + 1, nodes + 1, dtype=torch.float32, device=adjacency.device)
+    incoming[:, :nodes, :nodes] = adjacency.transpose(1, 2) * mask.unsqueeze(2) * mask.unsqueeze(1)
+    incoming[:, :nodes, :nodes] += torch.diag_embed(mask)
+    incoming[:, nodes, :nodes] = mask
+    incoming[:, nodes, nodes] = 1.0
+    onehot = torch.zeros(count, nodes + 1, num_ops + 1, dtype=torch.float32, device=adjacency.device)
+    onehot[:, :nodes, :num_ops] = F.one_hot(op_ids, num_ops).to(torch.float32) * mask.unsqueeze(-1)
+    onehot[:, nodes, num_ops] = 1.0
+    return {"onehot": onehot, "incoming": incoming}
 
 
 def scale_into_range(values: np.ndarray, reference: np.ndarray) -> np.ndarray:
@@ -90,7 +105,7 @@ class HelpPredictor(FewShotPredictor):
         super().__init__(config, data, torch_device)
         self.references = np.asarray(data.space.help_reference_archs)
         self.encoder = "gcn" if data.space.name == "nb201" else "mlp"
-        self.meta_lr = META_LR[data.space.name]
+        self.meta_lr = META_LR
         self.inputs = self._architecture_inputs()
         values = data.table.values
         embeddings = np.stack([scale_into_range(values[d, self.references], values[d, self.references])
@@ -107,9 +122,7 @@ class HelpPredictor(FewShotPredictor):
             table = torch.tensor([FBNET_LAYER_FEATURES.get(n, [0] * 6) for n in names], dtype=torch.float32)
             features = table.to(d.op_ids.device)[d.op_ids[:, 1:-1]]  # the 22 searchable layers
             return {"features": features.flatten(1)}
-        incoming = self_and_predecessor_mean(d.adjacency.to(torch.float32), d.node_mask)
-        onehot = F.one_hot(d.op_ids, len(d.space.node_op_names)).to(torch.float32) * mask.unsqueeze(-1)
-        return {"onehot": onehot, "incoming": incoming, "mask": mask}
+        return global_node_graph(d.adjacency.to(torch.float32), d.op_ids, mask, len(d.space.node_op_names))
 
     def _take(self, archs) -> Dict[str, torch.Tensor]:
         index = torch.as_tensor(np.asarray(archs, dtype=np.int64), device=self.torch_device)
@@ -184,7 +197,7 @@ class HelpPredictor(FewShotPredictor):
         sample_total = np.zeros(len(archs))
         for _ in range(ADAPT_SAMPLES):
             modulation, _ = learner.modulator(hw, generator)
-            modulation = [m.detach() for m in modulation]
+            modulation = [(scale.detach(), shift.detach()) for scale, shift in modulation]
             params = learner.adapted(support, hw, y, modulation, second_order=False)
             detached = {n: p.detach() for n, p in params.items()}
             with torch.no_grad():
