@@ -1,7 +1,7 @@
 """The latency regressor HELP meta-learns (Lee et al. 2021; NASFLAT spec, section 10).
 
 An architecture encoder and an MLP of the hardware embedding (the device's normalised latencies on
-HELP's 10 reference architectures), concatenated (200 wide) and mapped 200 -> 200 -> 1. Encoders:
+HELP's 10 reference architectures), concatenated (200 wide) and mapped 200 -> 200 -> 200 -> 1. Encoders:
 
 - ``gcn`` (NB201): one-hot node ops plus a global node through 4 graph-convolution layers of 100.
   Each node sums itself and its predecessors (no normalisation); the global node sums every valid
@@ -15,7 +15,7 @@ modulator: it scales the input weights of each head layer by ``1 + z`` and shift
 """
 from __future__ import annotations
 
-from typing import Dict, Optional, Sequence
+from typing import Dict, Optional, Sequence, Tuple
 
 import torch
 import torch.nn as nn
@@ -61,7 +61,7 @@ class HelpRegressor(nn.Module):
         return h[:, -1]
 
     def forward(self, inputs: Dict[str, torch.Tensor], hw: torch.Tensor,
-                modulation: Optional[Sequence[torch.Tensor]] = None) -> torch.Tensor:
+                modulation: Optional[Sequence[Tuple[torch.Tensor, torch.Tensor]]] = None) -> torch.Tensor:
         """Predictions ``[B]`` for a batch of architectures on one device (``hw``: ``[hw_dim]``)."""
         arch = self.encode(inputs)
         device = self.hw_layers[1](F.relu(self.hw_layers[0](hw)))

@@ -6,9 +6,10 @@
 - Meta-training (``--meta_episodes``, 2000): each episode takes 8 source devices; on each, Meta-SGD
   adapts the regressor in 2 second-order inner steps (learned per-parameter step sizes) on 10
   support architectures, and the loss on 200 query architectures (plus 0.1 x the modulator's KL
-  term) trains the initial weights, the step sizes (starting at 1e-3) and the modulator. Support and query come from
-  the shared source set (``--sample_sizes``); targets are min-max scaled into [0.05, 0.95] by the
-  range of the support and reference latencies (what a target device has measured at test time).
+  term) trains the initial weights, the step sizes (starting at 1e-3) and the modulator. Support
+  and query come from the shared source set (``--sample_sizes``); targets are min-max scaled into
+  [0.05, 0.95] by the range of the support and reference latencies (what a target device has
+  measured at test time).
   Adam with HELP's meta learning rate, 1e-4, on both spaces.
 - Adaptation: the same 2 inner steps on the target's k samples (scaled alike), 10 times with
   a sampled modulation z; the 10 predictions are averaged.
