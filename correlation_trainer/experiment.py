@@ -53,7 +53,7 @@ class ExperimentConfig:
     sampling_method: str = "kmeancosine"
     source_sampon: bool = True
     meta_episodes: int = 2000  # HELP's meta-training episodes
-    plus_parts: Sequence[str] = ("cost", "nodes", "base")  # NASFLAT+'s parts (--plus_parts)
+    plus_parts: Sequence[str] = ("base",)  # NASFLAT+'s parts (--plus_parts); the ablation's best
     # The k target samples are drawn with the seed of (seed, trial, source size, target, k); with
     # this set, of this source size instead (baselines take the samples of NASFLAT's default run).
     sample_seed_size: Optional[int] = None

@@ -81,10 +81,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--space", default="nb201", choices=list_spaces(), help="search space")
     p.add_argument("--meta_episodes", type=int, default=2000,
                    help="--predictor help: meta-training episodes (8 source devices each)")
-    p.add_argument("--plus_parts", nargs="+", default=list(PLUS_PARTS), choices=PLUS_PARTS,
+    p.add_argument("--plus_parts", nargs="+", default=list(ExperimentConfig.plus_parts), choices=PLUS_PARTS,
                    help="--predictor nasflat_plus: cost (cost totals in the supplementary vector), "
                         "nodes (per-op cost features beside the op embeddings), base (roofline fit "
-                        "as a residual base)")
+                        "as a residual base); base alone measured best (README, NASFLAT+ ablation)")
     p.add_argument("--task_index", default="0",
                    help="task index within the space (0-5, 9999 = quick task) or a label such as ND")
     p.add_argument("--representation", default="adj_gin", choices=list_representations(),

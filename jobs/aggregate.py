@@ -35,6 +35,8 @@ from jobs.line_state import read_json  # noqa: E402
 #: Settings that do not make a variant: they identify the run or are columns of their own.
 #: the methods that read ``--representation`` (for the others it is no variant)
 GRAPH_PREDICTORS = ("nasflat", "nasflat_plus")
+#: Settings only one method reads (for the others they are no variant, whatever rows recorded).
+PREDICTOR_SETTINGS = {"meta_episodes": "help", "plus_parts": "nasflat_plus"}
 NOT_VARIANT = {"space", "task_index", "sample_sizes", "transfer_sample_sizes", "seed", "device", "predictor",
                "sample_seed_size"}
 #: Per-space reference values: main.py's SPACE_DEFAULTS, and the ZCP encoding of the FBNet headline.
@@ -64,8 +66,12 @@ def variant_of(row: Dict) -> str:
     """The settings of a result row that differ from the reference ones, as ``name=value`` text."""
     reference = {f.name: f.default for f in fields(ExperimentConfig) if f.name not in NOT_VARIANT}
     reference.update(SPACE_REFERENCE.get(str(row.get("space")), {}))
-    if str(row.get("predictor", "nasflat")) not in GRAPH_PREDICTORS:
+    predictor = str(row.get("predictor", "nasflat"))
+    if predictor not in GRAPH_PREDICTORS:
         reference.pop("representation")  # the other methods bring their own inputs
+    for name, owner in PREDICTOR_SETTINGS.items():
+        if predictor != owner:
+            reference.pop(name)
     changed = [f"{name}={row[name]}" for name, default in reference.items()
                if name in row and not pd.isna(row[name]) and not _same(row[name], default)]
     return " ".join(changed) or "reference"

@@ -136,7 +136,7 @@ def baselines(predictors: List[str], sizes: Dict[str, str]) -> List[str]:
     return out
 
 
-PLUS_ABLATION = [["cost"], ["nodes"], ["base"], ["cost", "nodes"]]
+PLUS_ABLATION = [["cost"], ["nodes"], ["cost", "nodes", "base"], ["cost", "nodes"]]  # base alone is the default
 
 
 def physics() -> List[str]:

@@ -109,7 +109,12 @@ def test_variant_names_changed_settings():
     # the representation is NASFLAT's input: the other methods' rows stay at their reference
     assert variant_of({"space": "fbnet", "predictor": "roofline", "representation": "adj_gin"}) == "reference"
     assert variant_of({"space": "fbnet", "predictor": "nasflat_plus", "representation": "adj_gin"}) != "reference"
-    assert variant_of({"space": "nb201", "predictor": "nasflat_plus", "plus_parts": "cost nodes base"}) == "reference"
+    assert variant_of({"space": "nb201", "predictor": "nasflat_plus", "plus_parts": "base"}) == "reference"
+    assert variant_of({"space": "nb201", "predictor": "nasflat_plus", "plus_parts": "cost nodes base"}) != "reference"
+    # a setting of one method is no variant of another, whatever its row recorded
+    assert variant_of({"space": "nb201", "predictor": "help", "plus_parts": "cost nodes base"}) == "reference"
+    assert variant_of({"space": "nb201", "plus_parts": "cost nodes base", "meta_episodes": 10}) == "reference"
+    assert variant_of({"space": "nb201", "predictor": "help", "meta_episodes": 10}) == "meta_episodes=10"
     # the per-space defaults of main.py are the reference (NB201: no dropout; FBNet: batch 16)
     assert variant_of({"space": "nb201", "dropout": 0.0, "sampling_metric": "flops"}) == "reference"
     assert variant_of({"space": "fbnet", "transfer_batch_size": 16, "sampling_metric": "random"}) == "reference"

@@ -1,6 +1,7 @@
 """``--predictor nasflat_plus``: NASFLAT with the physics of the cost features (NASFLAT+).
 
-Three parts, each switchable with ``--plus_parts`` for the ablation:
+Three parts, each switchable with ``--plus_parts``; the default is ``base`` alone, which measured
+best in the ablation (README, "NASFLAT+ ablation"):
 
 - ``cost``: the architecture's cost totals (those of the roofline predictor, log-scaled and
   standardised over the space) join the supplementary vector of the head;
