@@ -32,11 +32,11 @@ from nas_embedding_suite.errors import NasflatError, run_reporting_errors  # noq
 
 from jobs.line_state import read_json  # noqa: E402
 
-#: Settings that do not make a variant: they identify the run or are columns of their own.
 #: the methods that read ``--representation`` (for the others it is no variant)
 GRAPH_PREDICTORS = ("nasflat", "nasflat_plus")
 #: Settings only one method reads (for the others they are no variant, whatever rows recorded).
 PREDICTOR_SETTINGS = {"meta_episodes": "help", "plus_parts": "nasflat_plus"}
+#: Settings that do not make a variant: they identify the run or are columns of their own.
 NOT_VARIANT = {"space", "task_index", "sample_sizes", "transfer_sample_sizes", "seed", "device", "predictor",
                "sample_seed_size"}
 #: Per-space reference values: main.py's SPACE_DEFAULTS, and the ZCP encoding of the FBNet headline.
