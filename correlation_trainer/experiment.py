@@ -24,6 +24,11 @@ from .samplers import SamplingContext, build_sampler
 from .task_data import TaskData
 
 
+#: Settings only one method reads: the others leave them out of their run key, and a row of
+#: another method that recorded one is no variant of it.
+PREDICTOR_SETTINGS = {"meta_episodes": "help", "plus_parts": "nasflat_plus"}
+
+
 @dataclass(frozen=True)
 class ExperimentConfig:
     """Every setting that influences the numbers (recorded in each result row)."""
@@ -62,10 +67,9 @@ class ExperimentConfig:
 
     def _hashed(self) -> dict:
         settings = asdict(self)
-        if self.predictor != "help":
-            del settings["meta_episodes"]
-        if self.predictor != "nasflat_plus":
-            del settings["plus_parts"]
+        for name, owner in PREDICTOR_SETTINGS.items():
+            if self.predictor != owner:
+                del settings[name]
         # fields added after results were first saved are left out at their defaults, so that
         # earlier runs keep their keys
         for name, default in (("predictor", "nasflat"), ("sample_seed_size", None)):

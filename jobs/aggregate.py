@@ -25,7 +25,7 @@ if __package__ in (None, ""):
 
 import pandas as pd  # noqa: E402
 
-from correlation_trainer.experiment import ExperimentConfig  # noqa: E402
+from correlation_trainer.experiment import PREDICTOR_SETTINGS, ExperimentConfig  # noqa: E402
 from correlation_trainer.main import SPACE_DEFAULTS  # noqa: E402
 from correlation_trainer.results import atomic_write_bytes, read_results_csv, write_csv  # noqa: E402
 from nas_embedding_suite.errors import NasflatError, run_reporting_errors  # noqa: E402
@@ -34,8 +34,6 @@ from jobs.line_state import read_json  # noqa: E402
 
 #: the methods that read ``--representation`` (for the others it is no variant)
 GRAPH_PREDICTORS = ("nasflat", "nasflat_plus")
-#: Settings only one method reads (for the others they are no variant, whatever rows recorded).
-PREDICTOR_SETTINGS = {"meta_episodes": "help", "plus_parts": "nasflat_plus"}
 #: Settings that do not make a variant: they identify the run or are columns of their own.
 NOT_VARIANT = {"space", "task_index", "sample_sizes", "transfer_sample_sizes", "seed", "device", "predictor",
                "sample_seed_size"}

@@ -84,12 +84,16 @@ def incoming_matrix(adjacency: torch.Tensor, node_mask: torch.Tensor) -> torch.T
     return masked.transpose(1, 2).contiguous()  # batched matmuls loop per graph on a transposed view
 
 
+def self_and_predecessor_sum(adjacency: torch.Tensor, node_mask: torch.Tensor) -> torch.Tensor:
+    """``[B, N, N]`` matrix that sums each valid node with its valid predecessors (a GCN's
+    aggregation with self loops, unnormalised); rows of masked nodes are zero."""
+    return incoming_matrix(adjacency, node_mask) + torch.diag_embed(node_mask.to(adjacency.dtype))
+
+
 def self_and_predecessor_mean(adjacency: torch.Tensor, node_mask: torch.Tensor) -> torch.Tensor:
-    """``[B, N, N]`` matrix that averages each valid node with its valid predecessors (a GCN's
-    normalised aggregation with self loops); rows of masked nodes are zero."""
-    mask = node_mask.to(adjacency.dtype)
-    eye = torch.eye(adjacency.shape[-1], dtype=adjacency.dtype, device=adjacency.device)
-    incoming = (adjacency.transpose(1, 2) + eye) * mask.unsqueeze(2) * mask.unsqueeze(1)
+    """:func:`self_and_predecessor_sum` normalised per row: each valid node averages itself and its
+    valid predecessors."""
+    incoming = self_and_predecessor_sum(adjacency, node_mask)
     return incoming / incoming.sum(-1, keepdim=True).clamp(min=1.0)
 
 

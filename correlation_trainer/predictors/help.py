@@ -9,8 +9,7 @@
   term) trains the initial weights, the step sizes (starting at 1e-3) and the modulator. Support
   and query come from the shared source set (``--sample_sizes``); targets are min-max scaled into
   [0.05, 0.95] by the range of the support and reference latencies (what a target device has
-  measured at test time).
-  Adam with HELP's meta learning rate, 1e-4, on both spaces.
+  measured at test time). Adam with HELP's meta learning rate, 1e-4, on both spaces.
 - Adaptation: the same 2 inner steps on the target's k samples (scaled alike), 10 times with
   a sampled modulation z; the 10 predictions are averaged.
 """
@@ -25,6 +24,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch.func import functional_call
 
+from ..models.graph_layers import self_and_predecessor_sum
 from ..models.help_regressor import HardwareModulator, HelpRegressor
 from .base import HELP_SOURCE_SIZES, PREDICTORS, Adaptation, FewShotPredictor, seeded_generator
 
@@ -55,8 +55,7 @@ def global_node_graph(adjacency: torch.Tensor, op_ids: torch.Tensor, mask: torch
     """
     count, nodes = op_ids.shape
     incoming = torch.zeros(count, nodes + 1, nodes + 1, dtype=torch.float32, device=adjacency.device)
-    incoming[:, :nodes, :nodes] = adjacency.transpose(1, 2) * mask.unsqueeze(2) * mask.unsqueeze(1)
-    incoming[:, :nodes, :nodes] += torch.diag_embed(mask)
+    incoming[:, :nodes, :nodes] = self_and_predecessor_sum(adjacency, mask)
     incoming[:, nodes, :nodes] = mask
     incoming[:, nodes, nodes] = 1.0
     onehot = torch.zeros(count, nodes + 1, num_ops + 1, dtype=torch.float32, device=adjacency.device)
@@ -106,7 +105,6 @@ class HelpPredictor(FewShotPredictor):
         super().__init__(config, data, torch_device)
         self.references = np.asarray(data.space.help_reference_archs)
         self.encoder = "gcn" if data.space.name == "nb201" else "mlp"
-        self.meta_lr = META_LR
         self.inputs = self._architecture_inputs()
         values = data.table.values
         embeddings = np.stack([scale_into_range(values[d, self.references], values[d, self.references])
@@ -140,7 +138,7 @@ class HelpPredictor(FewShotPredictor):
 
     def settings(self) -> Dict[str, object]:
         return {"encoder": self.encoder, "reference_archs": len(self.references), "inner_steps": INNER_STEPS,
-                "meta_lr": self.meta_lr, "devices_per_episode": DEVICES_PER_EPISODE, "support": SUPPORT,
+                "meta_lr": META_LR, "devices_per_episode": DEVICES_PER_EPISODE, "support": SUPPORT,
                 "query": QUERY, "kl_weight": KL_WEIGHT, "adapt_samples": ADAPT_SAMPLES}
 
     def known_archs(self) -> np.ndarray:
@@ -164,7 +162,7 @@ class HelpPredictor(FewShotPredictor):
         rng = np.random.default_rng(seq.spawn(1)[0])
         generator = seeded_generator(seq)
         sources = np.asarray(self.data.source_devices)
-        optimiser = torch.optim.Adam(learner.parameters(), lr=self.meta_lr)
+        optimiser = torch.optim.Adam(learner.parameters(), lr=META_LR)
         learner.train()
         for _ in range(self.config.meta_episodes):
             devices = rng.choice(sources, size=min(DEVICES_PER_EPISODE, len(sources)), replace=False)
