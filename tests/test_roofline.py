@@ -1,4 +1,8 @@
 """Cost features and the roofline predictors on the real spaces."""
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -77,3 +81,21 @@ def test_roofline_predicts_milliseconds_on_the_quick_task(tmp_path, predictor):
         predicted, measured = stored["0/predicted"], stored["0/measured"]
     # milliseconds: the predictions sit on the measured scale
     assert 0.3 < np.median(predicted) / np.median(measured) < 3
+
+
+def test_roofline_blend_reproduces_both_ends(tmp_path):
+    """benchmarks/roofline_blend.py: weight 1 scores the stored predictions, weight 0 refits the
+    roofline on the same k samples and gives the roofline predictor's own Spearman."""
+    for predictor in ("roofline", "flops"):
+        assert main(["--task_index", "9999", "--num_trials", "1", "--transfer_sample_sizes", "10",
+                     "--no_progress", "--predictor", predictor, "--out_dir", str(tmp_path)]) == 0
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "roofline_blend.py"
+    output = subprocess.run([sys.executable, str(script), str(tmp_path / "flops"), "--weights", "0", "1"],
+                            capture_output=True, text=True, check=True).stdout
+    rows = {float(line.split()[1]): float(line.split()[2]) for line in output.splitlines()
+            if line.startswith("10 ")}
+    stored = {name: pd.read_csv(tmp_path / name / "nb201_samp_eff.csv")["spr"].mean()
+              for name in ("roofline", "flops")}
+    assert rows[0.0] == pytest.approx(stored["roofline"], abs=1e-3)
+    assert rows[1.0] == pytest.approx(stored["flops"], abs=1e-3)
+    assert rows[0.0] != pytest.approx(rows[1.0], abs=1e-2)
