@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import glob
-import json
 import sys
 from collections import defaultdict
 from pathlib import Path
@@ -25,7 +24,7 @@ from scipy.stats import spearmanr
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from correlation_trainer.predictors.roofline import loo_ridge, roofline_design  # noqa: E402
-from correlation_trainer.results import load_unit  # noqa: E402
+from correlation_trainer.results import load_unit, load_unit_config  # noqa: E402
 from nas_embedding_suite.data_directory import DataDirectory  # noqa: E402
 from nas_embedding_suite.latency_table import load_latency_table  # noqa: E402
 from nas_embedding_suite.spaces import get_space  # noqa: E402
@@ -52,15 +51,17 @@ def main() -> None:
         sys.exit(f"no stored units (units/*.npz) under {args.results_dir}")
     # (space, task, k, weight) -> trial -> Spearman per target
     scores = defaultdict(lambda: defaultdict(list))
+    tables = {}  # one latency table per task, shared by its units
     for path in paths:
         results = load_unit(path)
         if not results:
             sys.exit(f"{path}: not a readable result unit")
-        with np.load(path, allow_pickle=False) as stored:
-            config = json.loads(str(stored["config"]))
+        config = load_unit_config(path)
         space = get_space(config["space"], data_dir)
         task = suite.get(config["space"], config["task_index"])
-        table = load_latency_table(space, task.devices)
+        if task.label not in tables:
+            tables[task.label] = load_latency_table(space, task.devices)
+        table = tables[task.label]
         design = roofline_design(space)
         for result in results:
             latency = table.latencies(result.target)

@@ -71,6 +71,12 @@ def load_unit(path: Path) -> Optional[List]:
         return None
 
 
+def load_unit_config(path: Path) -> Dict:
+    """The run configuration saved with the unit in ``path`` (as :func:`save_unit` wrote it)."""
+    with np.load(path, allow_pickle=False) as stored:
+        return json.loads(str(stored["config"]))
+
+
 def results_frame(results: Sequence, config: Dict, task_label: str) -> pd.DataFrame:
     """One row per transfer (trial-level), with the configuration columns first."""
     rows = []
