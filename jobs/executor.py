@@ -5,6 +5,7 @@
     parallelized_executor.sh JOBLIST --dry-run        print what would run (with --slurm: the sbatch commands)
     parallelized_executor.sh JOBLIST --status         done / running / queued / failed / pending lines
     parallelized_executor.sh JOBLIST --aggregate      tidy CSV, Markdown summary and plots of the done lines
+    parallelized_executor.sh JOBLIST --export DIR     copy the done lines' results (CSVs, markers) to DIR
 
 Results go to ``--results DIR`` (default ``results/<job list name>``), one folder per line
 (``lines/<id>/``); a line with a done marker is never run again, so rerunning the same command
@@ -42,6 +43,9 @@ def build_parser() -> argparse.ArgumentParser:
     mode.add_argument("--status", action="store_true", help="list done, running, queued, failed and pending lines")
     mode.add_argument("--aggregate", action="store_true",
                       help="collect the done lines into tidy_results.csv, summary.md and plots/")
+    mode.add_argument("--export", metavar="DIR",
+                      help="copy the done lines' markers and result CSVs (no weights, logs or npz) to DIR, "
+                           "a folder that --status, --aggregate and --results read like this one")
     mode.add_argument("--run-task", nargs=2, metavar=("MANIFEST", "INDEX"), help=argparse.SUPPRESS)
     p.add_argument("--study", action="append", metavar="NAME",
                    help="only the lines of this study (a '# study: NAME' group); repeatable")
@@ -136,6 +140,14 @@ def run(args: argparse.Namespace) -> int:
     root = results_root(args)
     if args.status:
         return print_status(all_lines, root)
+    if args.export:
+        from jobs.export import export_done_lines
+        destination = Path(args.export).resolve()
+        if destination == root:
+            raise NasflatError(f"--export {args.export} is the results folder itself; name another folder")
+        copied = export_done_lines(lines, root, destination)
+        print(f"exported {copied} done line(s) of {len(lines)} from {root} to {destination}")
+        return 0
     if args.aggregate:
         from jobs.aggregate import aggregate
         aggregate(root, Path(args.joblist), plots=not args.no_plots)

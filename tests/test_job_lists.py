@@ -195,6 +195,28 @@ def test_local_run_status_rerun_and_aggregate(tmp_path):
     assert pngs == ["NQ_gold_6226.png", "NQ_titan_rtx_256.png", "samp_eff_NQ.png"]
 
 
+def test_export_keeps_results_and_resumes_elsewhere(tmp_path):
+    joblist, results = quick_list(tmp_path / "quick.log", failing=False), tmp_path / "results"
+    executor(joblist, "--local", 2, "--results", results, check=True)
+    kept = tmp_path / "kept"
+    out = executor(joblist, "--export", kept, "--results", results, check=True).stdout
+    assert "exported 2 done line(s) of 2" in out
+    files = {p.suffix for p in kept.rglob("*") if p.is_file()}
+    assert files == {".csv", ".json"}  # no unit npz, weights, logs or locks
+    assert "2 done, 0 running" in executor(joblist, "--status", "--results", kept, check=True).stdout
+    for folder in (results, kept):
+        executor(joblist, "--aggregate", "--no-plots", "--results", folder, check=True)
+    columns = ["line_id", "target_device", "k", "trial", "spr", "kdt"]
+    original, exported = (pd.read_csv(f / "tidy_results.csv")[columns] for f in (results, kept))
+    pd.testing.assert_frame_equal(original, exported)
+
+    longer = quick_list(tmp_path / "longer.log", seeds=(0, 1, 2), failing=False)
+    resumed = executor(longer, "--local", 1, "--results", kept, check=True)
+    assert "2 of 3 line(s) already done; running 1" in resumed.stdout
+    same = executor(joblist, "--export", results, "--results", results)
+    assert same.returncode != 0 and "is the results folder itself" in same.stderr
+
+
 def test_dry_run_changes_nothing(tmp_path):
     joblist, results = quick_list(tmp_path / "quick.log"), tmp_path / "results"
     out = executor(joblist, "--dry-run", "--results", results, check=True).stdout

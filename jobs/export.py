@@ -1,0 +1,42 @@
+"""Copy the finished lines of a results folder into a small folder that can be kept or shared.
+
+The copy has the results folder's own layout (``lines/<id>/done.json`` and the CSV files of
+``lines/<id>/out/``) without what is large or local (unit npz files, pretrained weights, logs,
+locks). So ``--status`` and ``--aggregate`` read it as they read the original, and a
+``--local`` or ``--slurm`` run with ``--results`` pointing at (a copy of) it runs only the lines
+it lacks: a long study can be carried between machines and finished piece by piece.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Sequence
+
+from correlation_trainer.results import atomic_write_bytes
+
+from .job_list import JobLine
+from .line_state import LineFolder, read_json, write_json
+
+#: the files of a line's ``out/`` that are kept: every result table (small text)
+KEPT_PATTERN = "*.csv"
+
+
+def export_done_lines(lines: Sequence[JobLine], results_root: Path, destination: Path) -> int:
+    """Copy each done line of ``lines`` from ``results_root`` to ``destination``; return how many.
+
+    A line's CSVs are copied before its done marker, each file atomically, so an interrupted
+    export never shows a line as done without its results. Lines already in ``destination`` are
+    replaced by the current copy."""
+    copied = 0
+    for line in lines:
+        source = LineFolder(results_root, line.line_id)
+        marker = read_json(source.done_file)
+        if marker is None:
+            continue
+        target = LineFolder(destination, line.line_id)
+        for csv in sorted(source.out_dir.glob(f"**/{KEPT_PATTERN}")):
+            data = csv.read_bytes()
+            atomic_write_bytes(target.out_dir / csv.relative_to(source.out_dir),
+                               lambda stream, data=data: stream.write(data))
+        write_json(target.done_file, marker)
+        copied += 1
+    return copied
