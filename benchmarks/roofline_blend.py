@@ -51,18 +51,20 @@ def main() -> None:
         sys.exit(f"no stored units (units/*.npz) under {args.results_dir}")
     # (space, task, k, weight) -> trial -> Spearman per target
     scores = defaultdict(lambda: defaultdict(list))
-    tables = {}  # one latency table per task, shared by its units
+    spaces, tables = {}, {}  # one space (and design) per space name, one latency table per task
     for path in paths:
         results = load_unit(path)
         if not results:
             sys.exit(f"{path}: not a readable result unit")
         config = load_unit_config(path)
-        space = get_space(config["space"], data_dir)
+        if config["space"] not in spaces:
+            space = get_space(config["space"], data_dir)
+            spaces[config["space"]] = space, roofline_design(space)
+        space, design = spaces[config["space"]]
         task = suite.get(config["space"], config["task_index"])
-        if task.label not in tables:
-            tables[task.label] = load_latency_table(space, task.devices)
-        table = tables[task.label]
-        design = roofline_design(space)
+        if (space.name, task.label) not in tables:
+            tables[(space.name, task.label)] = load_latency_table(space, task.devices)
+        table = tables[(space.name, task.label)]
         for result in results:
             latency = table.latencies(result.target)
             coefficients, _ = loo_ridge(design[result.transfer_archs], latency[result.transfer_archs])
