@@ -54,6 +54,7 @@ class ExperimentConfig:
     gnn_type: str = "ensemble"
     ensemble_fuse_method: str = "add"
     dropout: float = 0.1
+    supp_dropout: Optional[float] = None  # the encoding MLP's dropout; None: the same as dropout
     sampling_metric: str = "flops"
     sampling_method: str = "kmeancosine"
     source_sampon: bool = True
@@ -72,7 +73,7 @@ class ExperimentConfig:
                 del settings[name]
         # fields added after results were first saved are left out at their defaults, so that
         # earlier runs keep their keys
-        for name, default in (("predictor", "nasflat"), ("sample_seed_size", None)):
+        for name, default in (("predictor", "nasflat"), ("sample_seed_size", None), ("supp_dropout", None)):
             if settings[name] == default:
                 del settings[name]
         return settings

@@ -114,6 +114,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="how the ensemble layer fuses its two branches")
     p.add_argument("--dropout", type=float, default=None,
                    help="dropout of the head and encoding MLP. Default: 0 (nb201), 0.1 (fbnet)")
+    p.add_argument("--supp_dropout", type=float, default=None,
+                   help="dropout of the encoding MLP alone (adj_gin_<encoding> representations). "
+                        "Default: the same as --dropout")
     p.add_argument("--sampling_metric", default=None, choices=list_sampling_metrics(),
                    help="what the sampler of the k target archs looks at (flops: one arch from "
                         "each of k equal FLOPs buckets). Default: flops (nb201), random (fbnet)")
@@ -176,6 +179,7 @@ def make_config(args: argparse.Namespace, space: str, task_index: int) -> Experi
         transfer_batch_size=batch or None, transfer_hwemb=args.transfer_hwemb,
         hwemb_to_mlp=args.hwemb_to_mlp, gnn_type=args.gnn_type,
         ensemble_fuse_method=args.ensemble_fuse_method, dropout=pick("dropout"),
+        supp_dropout=args.supp_dropout,
         sampling_metric=pick("sampling_metric"), sampling_method=args.sampling_method,
         source_sampon=args.source_sampon, meta_episodes=args.meta_episodes,
         plus_parts=tuple(args.plus_parts),
@@ -226,8 +230,10 @@ def check_args(args: argparse.Namespace) -> None:
                                "measured device; use flops, params, random or an encoding")
     if args.transfer_batch_size is not None and args.transfer_batch_size != 0 and args.transfer_batch_size < 2:
         raise NasflatError("--transfer_batch_size must be 0 (all k) or at least 2 (the loss compares pairs)")
-    if args.dropout is not None and not 0.0 <= args.dropout < 1.0:
-        raise NasflatError("--dropout must be in [0, 1)")
+    for flag in ("dropout", "supp_dropout"):
+        value = getattr(args, flag)
+        if value is not None and not 0.0 <= value < 1.0:
+            raise NasflatError(f"--{flag} must be in [0, 1)")
     if args.device.startswith("cuda") and not torch.cuda.is_available():
         raise NasflatError(f"--device {args.device} was asked for, but torch sees no CUDA device")
 

@@ -7,7 +7,8 @@
   reference) and ``accuracy`` (NB201 CIFAR-10 test accuracy): sort the pool by the metric, cut it
   into k equal buckets and pick one random member of each;
 - vector metrics, any encoding (``zcp``, ``arch2vec``, ``cate``, ``a2vcatezcp``, ``pf``):
-  use ``--sampling_method`` (``kmeans``, ``cosine``, ``cosine_greedy`` or ``kmeancosine``).
+  use ``--sampling_method`` (``kmeans``, ``kmeans_random``, ``cosine``, ``cosine_greedy``,
+  ``kmeancosine`` or ``kmeancosine_random``).
 
 Every sampler returns k distinct indices from the pool.
 """
@@ -100,19 +101,39 @@ def _unit(vectors: np.ndarray) -> np.ndarray:
     return vectors / np.where(norms > 0, norms, 1.0)
 
 
+def _kmeans(points: np.ndarray, k: int, rng: np.random.Generator):
+    """k-means (k-means++ init): centroids [k, d] and each point's cluster label."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "one of the clusters is empty": the pickers handle it
+        return kmeans2(points, k, minit="++", seed=rng)
+
+
 @VECTOR_METHODS.register("kmeans")
 def kmeans_pick(vectors: np.ndarray, pool: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
-    """k-means (k-means++ init) on the pool; the member nearest each centroid; empty clusters are
-    filled with random unused members."""
+    """k-means on the pool; the member nearest each centroid (distinct ones)."""
     points = vectors[pool].astype(np.float64)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # "one of the clusters is empty": handled below
-        centroids, _ = kmeans2(points, k, minit="++", seed=rng)
+    centroids, _ = _kmeans(points, k, rng)
     chosen: List[int] = []
     for centroid in centroids:
         distances = np.linalg.norm(points - centroid, axis=1)
         distances[chosen] = np.inf
         chosen.append(int(np.argmin(distances)))
+    return pool[np.array(chosen, dtype=np.int64)]
+
+
+@VECTOR_METHODS.register("kmeans_random")
+def kmeans_random_pick(vectors: np.ndarray, pool: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
+    """k-means on the pool; a random member of each cluster (a random unused member of the pool
+    for an empty cluster). Unlike ``kmeans``, whose picks sit at the cluster centres, the picks
+    spread over each cluster, extremes included."""
+    points = vectors[pool].astype(np.float64)
+    _, labels = _kmeans(points, k, rng)
+    chosen: List[int] = []
+    for cluster in range(k):
+        members = np.setdiff1d(np.flatnonzero(labels == cluster), chosen)
+        if len(members) == 0:
+            members = np.setdiff1d(np.arange(len(pool)), chosen)
+        chosen.append(int(rng.choice(members)))
     return pool[np.array(chosen, dtype=np.int64)]
 
 
@@ -139,12 +160,24 @@ def cosine_greedy_pick(vectors: np.ndarray, pool: np.ndarray, k: int, rng: np.ra
     return pool[np.array(chosen, dtype=np.int64)]
 
 
-@VECTOR_METHODS.register("kmeancosine")
-def kmeancosine_pick(vectors: np.ndarray, pool: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
-    """k//2 from k-means, the rest from the cosine sampler on the remaining pool."""
-    first = kmeans_pick(vectors, pool, k // 2, rng) if k >= 2 else np.zeros(0, dtype=np.int64)
+def _kmeans_then_cosine(kmeans: Callable, vectors: np.ndarray, pool: np.ndarray, k: int,
+                        rng: np.random.Generator) -> np.ndarray:
+    first = kmeans(vectors, pool, k // 2, rng) if k >= 2 else np.zeros(0, dtype=np.int64)
     rest = np.setdiff1d(pool, first)
     return np.concatenate([first, cosine_pick(vectors, rest, k - len(first), rng)])
+
+
+@VECTOR_METHODS.register("kmeancosine")
+def kmeancosine_pick(vectors: np.ndarray, pool: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
+    """k//2 from ``kmeans`` (centre members), the rest from the cosine sampler on the remaining pool."""
+    return _kmeans_then_cosine(kmeans_pick, vectors, pool, k, rng)
+
+
+@VECTOR_METHODS.register("kmeancosine_random")
+def kmeancosine_random_pick(vectors: np.ndarray, pool: np.ndarray, k: int,
+                            rng: np.random.Generator) -> np.ndarray:
+    """k//2 from ``kmeans_random`` (random members), the rest from the cosine sampler."""
+    return _kmeans_then_cosine(kmeans_random_pick, vectors, pool, k, rng)
 
 
 def build_sampler(metric: str, method: str = "kmeancosine") -> Callable:

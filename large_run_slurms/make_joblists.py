@@ -165,6 +165,10 @@ def physics() -> List[str]:
 
 ISSUE_REPRESENTATIONS = ["adj_gin", "adj_gin_zcp", "adj_gin_arch2vec", "adj_gin_cate", "adj_gin_a2vcatezcp"]
 ISSUE_SAMPLERS = ["random", "params", "flops", "arch2vec", "cate", "zcp", "a2vcatezcp", "latency"]
+#: The NB201 headline with everything on, and the two changes that bring it to the published numbers.
+ALL_ON = {"--representation": "adj_gin_a2vcatezcp", "--sampling_metric": "cate", "--transfer_sample_sizes": "20"}
+RANDOM_MEMBER = {"--sampling_method": "kmeancosine_random"}
+SUPP_DROPOUT = {"--supp_dropout": "0.5"}
 
 
 def encodings() -> List[str]:
@@ -183,6 +187,13 @@ def encodings() -> List[str]:
         ("headline_all_on", "NB201 headline with every encoding: adj_gin_a2vcatezcp, cate sampler, k = 20",
          [("nb201", task, {"--representation": "adj_gin_a2vcatezcp", "--sampling_metric": "cate",
                            "--transfer_sample_sizes": "20"}, ()) for task in range(6)]),
+        ("all_on_regularised", "the same with random-member k-means picks and dropout 0.5 in the encoding MLP",
+         [("nb201", task, {**ALL_ON, **RANDOM_MEMBER, **SUPP_DROPOUT}, ()) for task in range(6)]),
+        ("all_on_parts", "each of those two changes alone",
+         [("nb201", task, {**ALL_ON, **change}, ()) for change in (RANDOM_MEMBER, SUPP_DROPOUT) for task in range(6)]),
+        ("samplers_random_member", "NB201 encoding samplers with random-member k-means picks, k = 5 and 20",
+         [("nb201", task, {"--sampling_metric": metric, **RANDOM_MEMBER, "--transfer_sample_sizes": "5 20",
+                           "--num_trials": "3"}, ()) for metric in VECTOR_METRICS for task in range(6)]),
     ]
     return out + study_lines(studies)
 

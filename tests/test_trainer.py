@@ -107,6 +107,32 @@ def test_vector_samplers_on_fbnet_zcp(fbnet):
     assert mean_similarity(greedy) < mean_similarity(spread)  # greedy picks dissimilar archs
 
 
+def test_kmeans_random_picks_one_member_per_cluster_away_from_the_centre(fbnet):
+    from correlation_trainer.samplers import _kmeans
+
+    context = SamplingContext(fbnet)
+    vectors = context.vectors("zcp")
+    pool = np.arange(5000)
+    k = 10
+    random_member = build_sampler("zcp", "kmeans_random")(pool, k, np.random.default_rng(3), context)
+    centre_member = build_sampler("zcp", "kmeans")(pool, k, np.random.default_rng(3), context)
+    # the same seed gives the same clustering, which both pickers start from
+    centroids, labels = _kmeans(vectors[pool].astype(np.float64), k, np.random.default_rng(3))
+    position = {arch: i for i, arch in enumerate(pool)}
+    picked_clusters = [labels[position[a]] for a in random_member]
+    assert sorted(picked_clusters) == list(range(k))
+
+    def distance_to_centre(picks):
+        return np.mean([np.linalg.norm(vectors[a] - centroids[labels[position[a]]]) for a in picks])
+
+    assert distance_to_centre(random_member) > 2 * distance_to_centre(centre_member)
+    def draw(method):
+        return build_sampler("zcp", method)(pool, 20, np.random.default_rng(3), context)
+
+    assert np.array_equal(draw("kmeancosine_random"), draw("kmeancosine_random"))  # seeded
+    assert not np.array_equal(draw("kmeancosine_random"), draw("kmeancosine"))
+
+
 def test_sampler_errors(nb201):
     with pytest.raises(NasflatError, match="unknown sampling metric"):
         build_sampler("nope")
@@ -268,6 +294,7 @@ def test_fbnet_quick_with_zcp(tmp_path):
     (["--num_trials", "0"], "--num_trials must be at least 1"),
     (["--transfer_batch_size", "1"], "--transfer_batch_size must be 0 (all k) or at least 2"),
     (["--dropout", "1.5"], "--dropout must be in [0, 1)"),
+    (["--supp_dropout", "1.0"], "--supp_dropout must be in [0, 1)"),
 ])
 def test_bad_input_gives_one_line(argv, fragment, tmp_path, capsys):
     base = ["--task_index", "9999", "--epochs", "1", "--transfer_epochs", "1", "--num_trials", "1",
@@ -315,3 +342,23 @@ def test_per_space_defaults_and_explicit_flags():
     assert (explicit.dropout, explicit.transfer_batch_size, explicit.sampling_metric) == (0.2, 8, "params")
     whole = make_config(parser.parse_args(["--space", "fbnet", "--transfer_batch_size", "0"]), "fbnet", 0)
     assert whole.transfer_batch_size is None  # 0 = all k samples in one batch
+
+
+def test_supp_dropout_follows_dropout_unless_given(nb201):
+    from correlation_trainer.predictors.nasflat import build_nasflat_model
+
+    parser = build_parser()
+    plain = make_config(parser.parse_args(["--representation", "adj_gin_a2vcatezcp",
+                                           "--sampling_metric", "cate"]), "nb201", 0)
+    assert plain.supp_dropout is None
+    # the key this configuration had before --supp_dropout existed: earlier results are still found
+    assert plain.run_key(5) == "47d1db80b081" and plain.unit_key(0, 16) == "31d2aea24575"
+    tuned = make_config(parser.parse_args(["--representation", "adj_gin_a2vcatezcp",
+                                           "--sampling_metric", "cate", "--supp_dropout", "0.3"]),
+                        "nb201", 0)
+    assert tuned.supp_dropout == 0.3 and tuned.run_key(5) != plain.run_key(5)
+    data = TaskData.build(TaskSuite.load().resolve("nb201", "9999"), nb201, "pf")
+    model = build_nasflat_model(tuned, data, len(data.task.devices))
+    supp_rates = [m.p for m in model.supp_mlp if isinstance(m, torch.nn.Dropout)]
+    head_rates = [m.p for m in model.head if isinstance(m, torch.nn.Dropout)]
+    assert supp_rates == [0.3, 0.3] and head_rates == []  # the head keeps NB201's dropout 0

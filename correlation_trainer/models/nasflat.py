@@ -19,6 +19,8 @@ Data flow for a batch of ``B`` graphs padded to ``N`` nodes (node 0 = input, nod
    readout (and the hardware MLP output); head 3 x (Linear 200, ReLU, dropout) then Linear -> 1.
 """
 
+from typing import Optional
+
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -72,6 +74,7 @@ class NASFLATModel(nn.Module):
         head_hidden: width of the head's hidden layers (200).
         head_layers: number of hidden head layers (3).
         dropout: dropout of the head and the supplementary MLP (0.1).
+        supp_dropout: dropout of the supplementary MLP alone, if it should differ (None: ``dropout``).
         gnn_dropout: dropout after each graph layer (0.0, as in the original).
         attention_self_loops: attention neighbours are predecessors plus the node itself (True)
             or predecessors only (False).
@@ -100,6 +103,7 @@ class NASFLATModel(nn.Module):
         head_hidden: int = 200,
         head_layers: int = 3,
         dropout: float = 0.1,
+        supp_dropout: Optional[float] = None,
         gnn_dropout: float = 0.0,
         attention_self_loops: bool = True,
     ):
@@ -152,7 +156,8 @@ class NASFLATModel(nn.Module):
         self.supp_mlp = None
         if supp_dim > 0:
             self.supp_mlp = _mlp(
-                [supp_dim, supp_hidden_dim, supp_hidden_dim, supp_out_dim], dropout
+                [supp_dim, supp_hidden_dim, supp_hidden_dim, supp_out_dim],
+                dropout if supp_dropout is None else supp_dropout,
             )
             head_in += supp_out_dim
         self.head = _mlp([head_in] + [head_hidden] * head_layers + [1], dropout)

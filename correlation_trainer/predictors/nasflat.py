@@ -26,6 +26,7 @@ def build_nasflat_model(config, data: TaskData, num_devices: int) -> NASFLATMode
         supp_dim=supp_dim,
         node_feature_dim=0 if data.node_features is None else data.node_features.shape[-1],
         dropout=config.dropout,
+        supp_dropout=config.supp_dropout,
     )
 
 
