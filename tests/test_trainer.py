@@ -126,6 +126,7 @@ def test_kmeans_random_picks_one_member_per_cluster_away_from_the_centre(fbnet):
         return np.mean([np.linalg.norm(vectors[a] - centroids[labels[position[a]]]) for a in picks])
 
     assert distance_to_centre(random_member) > 2 * distance_to_centre(centre_member)
+
     def draw(method):
         return build_sampler("zcp", method)(pool, 20, np.random.default_rng(3), context)
 
