@@ -169,6 +169,8 @@ ISSUE_SAMPLERS = ["random", "params", "flops", "arch2vec", "cate", "zcp", "a2vca
 ALL_ON = {"--representation": "adj_gin_a2vcatezcp", "--sampling_metric": "cate", "--transfer_sample_sizes": "20"}
 RANDOM_MEMBER = {"--sampling_method": "kmeancosine_random"}
 SUPP_DROPOUT = {"--supp_dropout": "0.5"}
+HEAD_DROPOUT = {"--dropout": "0.05"}
+SEED_1 = {"--seed": "1"}
 
 
 def encodings() -> List[str]:
@@ -193,6 +195,11 @@ def encodings() -> List[str]:
         ("samplers_random_member", "NB201 encoding samplers with random-member k-means picks, k = 5 and 20",
          [("nb201", task, {"--sampling_metric": metric, **RANDOM_MEMBER, "--transfer_sample_sizes": "5 20",
                            "--num_trials": "3"}, ()) for metric in VECTOR_METRICS for task in range(6)]),
+        ("all_on_head_dropout", "all_on_regularised with dropout 0.05 in the head",
+         [("nb201", task, {**ALL_ON, **RANDOM_MEMBER, **SUPP_DROPOUT, **HEAD_DROPOUT}, ()) for task in range(6)]),
+        ("all_on_seed_1", "all_on_regularised and all_on_head_dropout with other draws (--seed 1)",
+         [("nb201", task, {**ALL_ON, **RANDOM_MEMBER, **SUPP_DROPOUT, **head, **SEED_1}, ())
+          for head in ({}, HEAD_DROPOUT) for task in range(6)]),
     ]
     return out + study_lines(studies)
 
