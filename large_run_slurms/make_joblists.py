@@ -165,7 +165,7 @@ def physics() -> List[str]:
 
 ISSUE_REPRESENTATIONS = ["adj_gin", "adj_gin_zcp", "adj_gin_arch2vec", "adj_gin_cate", "adj_gin_a2vcatezcp"]
 ISSUE_SAMPLERS = ["random", "params", "flops", "arch2vec", "cate", "zcp", "a2vcatezcp", "latency"]
-#: The NB201 headline with everything on, and the two changes measured against it (README).
+#: The NB201 headline with everything on, and the changes measured against it (README).
 ALL_ON = {"--representation": "adj_gin_a2vcatezcp", "--sampling_metric": "cate", "--transfer_sample_sizes": "20"}
 RANDOM_MEMBER = {"--sampling_method": "kmeancosine_random"}
 SUPP_DROPOUT = {"--supp_dropout": "0.5"}

@@ -363,3 +363,9 @@ def test_supp_dropout_follows_dropout_unless_given(nb201):
     supp_rates = [m.p for m in model.supp_mlp if isinstance(m, torch.nn.Dropout)]
     head_rates = [m.p for m in model.head if isinstance(m, torch.nn.Dropout)]
     assert supp_rates == [0.3, 0.3] and head_rates == []  # the head keeps NB201's dropout 0
+    # the everything-on setting of study all_on_head_dropout: each part gets its own rate
+    both = make_config(parser.parse_args(["--representation", "adj_gin_a2vcatezcp", "--dropout", "0.05",
+                                          "--supp_dropout", "0.5"]), "nb201", 0)
+    model = build_nasflat_model(both, data, len(data.task.devices))
+    assert [m.p for m in model.supp_mlp if isinstance(m, torch.nn.Dropout)] == [0.5, 0.5]
+    assert [m.p for m in model.head if isinstance(m, torch.nn.Dropout)] == [0.05, 0.05, 0.05]
