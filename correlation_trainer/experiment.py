@@ -17,7 +17,7 @@ from nas_embedding_suite.errors import NasflatError
 
 from .evaluation import PROTOCOLS, rank_correlations
 from .latency_calibration import LinearCalibration, latency_errors
-from .predictors import PREDICTORS, FewShotPredictor
+from .predictors import PREDICTORS, Adaptation, FewShotPredictor
 from .pretrained_store import PretrainedStore, pretraining_settings
 from .results import load_unit, save_unit
 from .samplers import SamplingContext, build_sampler
@@ -55,6 +55,9 @@ class ExperimentConfig:
     ensemble_fuse_method: str = "add"
     dropout: float = 0.1
     supp_dropout: Optional[float] = None  # the encoding MLP's dropout; None: the same as dropout
+    # independent pretrainings (and fine-tunes) on the same source archs and k samples, whose
+    # standardised scores are averaged (1: a single model)
+    ensemble_size: int = 1
     sampling_metric: str = "flops"
     sampling_method: str = "kmeancosine"
     source_sampon: bool = True
@@ -73,7 +76,8 @@ class ExperimentConfig:
                 del settings[name]
         # fields added after results were first saved are left out at their defaults, so that
         # earlier runs keep their keys
-        for name, default in (("predictor", "nasflat"), ("sample_seed_size", None), ("supp_dropout", None)):
+        for name, default in (("predictor", "nasflat"), ("sample_seed_size", None), ("supp_dropout", None),
+                              ("ensemble_size", 1)):
             if settings[name] == default:
                 del settings[name]
         return settings
@@ -118,6 +122,15 @@ def _seed_sequence(*parts: int) -> np.random.SeedSequence:
     return np.random.SeedSequence([int(p) & 0xFFFFFFFF for p in parts])
 
 
+def member_seed(seq: np.random.SeedSequence, member: int) -> np.random.SeedSequence:
+    """The seeds of ensemble member ``member``: ``seq`` itself for member 0 (so that a single model
+    is member 0 of every ensemble), else an independent child of it (spawn keys from 1000 up, clear
+    of the children ``seq.spawn`` hands out)."""
+    if member == 0:
+        return seq
+    return np.random.SeedSequence(seq.entropy, spawn_key=(*seq.spawn_key, 1000 + member))
+
+
 class Experiment:
     """Runs an :class:`ExperimentConfig` on a task's data, trial by trial, with the predictor
     ``config.predictor`` (see :mod:`correlation_trainer.predictors`)."""
@@ -151,7 +164,7 @@ class Experiment:
         c = self.config
         transfers = len(self.data.target_devices) * len(c.transfer_sample_sizes)
         pretraining = self.predictor.pretrain_epochs() if source_size > 0 else 0
-        return pretraining + transfers * self.predictor.adapt_epochs()
+        return c.ensemble_size * (pretraining + transfers * self.predictor.adapt_epochs())
 
     def total_epochs(self, trials: Sequence[int]) -> int:
         """Progress steps the whole run reports."""
@@ -168,7 +181,8 @@ class Experiment:
         return results
 
     def run_unit(self, trial: int, source_size: int, bar) -> List[TransferResult]:
-        """Pretrain once, transfer to every target and k; reuse a saved unit when present."""
+        """Pretrain once (once per ensemble member), transfer to every target and k; reuse a saved
+        unit when present."""
         c = self.config
         key = c.unit_key(trial, source_size)
         path = None
@@ -179,7 +193,7 @@ class Experiment:
             if saved is not None:
                 bar.update(self.unit_epochs(source_size))
                 return saved
-        pretrained = self.pretrain(trial, source_size, bar)
+        pretrained = [self.pretrain(trial, source_size, bar, member) for member in range(c.ensemble_size)]
         results = []
         for target in self.data.target_devices:
             for k in c.transfer_sample_sizes:
@@ -203,13 +217,14 @@ class Experiment:
             return self.sampler(pool, source_size, rng, context)
         return rng.choice(pool, size=source_size, replace=False)
 
-    def pretrain(self, trial: int, source_size: int, bar):
+    def pretrain(self, trial: int, source_size: int, bar, member: int = 0):
         """Choose the source set (seeded) and let the predictor pretrain on it (or take the same
-        pretraining from the store)."""
+        pretraining from the store). Every ensemble ``member`` has the same source set and its own
+        initialisation and batch order."""
         seq = _seed_sequence(self.config.seed, trial, source_size, 0)
         store = self.pretrained_store if source_size > 0 and self.predictor.pretrains else None
         if store is not None:
-            settings = pretraining_settings(self.config, trial, source_size, self.data)
+            settings = pretraining_settings(self.config, trial, source_size, self.data, member)
             key = store.key(settings)
             state = store.load(key)
             if state is not None:
@@ -218,13 +233,15 @@ class Experiment:
         archs = np.zeros(0, dtype=np.int64)
         if source_size > 0 and self.predictor.pretrains:
             archs = self.source_archs(source_size, np.random.default_rng(seq.spawn(1)[0]))
-        state = self.predictor.pretrain(np.asarray(archs, dtype=np.int64), seq, bar.update)
+        state = self.predictor.pretrain(np.asarray(archs, dtype=np.int64), member_seed(seq, member), bar.update)
         if store is not None:
             store.save(key, state, settings)
         return state
 
-    def transfer(self, pretrained, trial: int, source_size: int, target: int, k: int, bar) -> TransferResult:
-        """Choose k samples on ``target``, let the predictor adapt, and evaluate."""
+    def transfer(self, pretrained: Sequence, trial: int, source_size: int, target: int, k: int,
+                 bar) -> TransferResult:
+        """Choose k samples on ``target``, let the predictor adapt each pretrained ensemble member
+        (``pretrained``: one state per member) to them, and evaluate the members' average."""
         c = self.config
         seed_size = source_size if c.sample_seed_size is None else c.sample_seed_size
         seq = _seed_sequence(c.seed, trial, seed_size, 1, target, k)
@@ -240,8 +257,10 @@ class Experiment:
 
         eval_archs = self.protocol.eval_archs(measured, np.union1d(archs, self.predictor.known_archs()))
         truth = self.data.table.values[target, eval_archs]
-        adapted = self.predictor.adapt(pretrained, target, archs, eval_archs, seq,
-                                       self.protocol.epochs_averaged, self.keep_models, bar.update)
+        members = [self.predictor.adapt(state, target, archs, eval_archs, member_seed(seq, member),
+                                        self.protocol.epochs_averaged, self.keep_models, bar.update)
+                   for member, state in enumerate(pretrained)]
+        adapted = members[0] if len(members) == 1 else Adaptation.average(members)
         metrics = [rank_correlations(s, truth) for s in adapted.scores]
         errors = {"mape": float("nan"), "within10": float("nan")}
         if adapted.sample_scores is not None:

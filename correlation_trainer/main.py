@@ -117,6 +117,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--supp_dropout", type=float, default=None,
                    help="dropout of the encoding MLP alone (adj_gin_<encoding> representations). "
                         "Default: the same as --dropout")
+    p.add_argument("--ensemble_size", type=int, default=1,
+                   help="independently pretrained and fine-tuned models (same source archs and k "
+                        "samples) whose standardised scores are averaged; costs that many times the "
+                        "training")
     p.add_argument("--sampling_metric", default=None, choices=list_sampling_metrics(),
                    help="what the sampler of the k target archs looks at (flops: one arch from "
                         "each of k equal FLOPs buckets). Default: flops (nb201), random (fbnet)")
@@ -179,7 +183,7 @@ def make_config(args: argparse.Namespace, space: str, task_index: int) -> Experi
         transfer_batch_size=batch or None, transfer_hwemb=args.transfer_hwemb,
         hwemb_to_mlp=args.hwemb_to_mlp, gnn_type=args.gnn_type,
         ensemble_fuse_method=args.ensemble_fuse_method, dropout=pick("dropout"),
-        supp_dropout=args.supp_dropout,
+        supp_dropout=args.supp_dropout, ensemble_size=args.ensemble_size,
         sampling_metric=pick("sampling_metric"), sampling_method=args.sampling_method,
         source_sampon=args.source_sampon, meta_episodes=args.meta_episodes,
         plus_parts=tuple(args.plus_parts),
@@ -204,7 +208,7 @@ def transfer_sizes(args: argparse.Namespace):
 
 def check_args(args: argparse.Namespace) -> None:
     """Reject values argparse cannot check, with one clear line each."""
-    for name in ("num_trials", "epochs", "batch_size", "threads", "meta_episodes"):
+    for name in ("num_trials", "epochs", "batch_size", "threads", "meta_episodes", "ensemble_size"):
         minimum = 0 if name in ("epochs", "meta_episodes") else 1
         if getattr(args, name) < minimum:
             raise NasflatError(f"--{name} must be at least {minimum}")
@@ -216,7 +220,13 @@ def check_args(args: argparse.Namespace) -> None:
         raise NasflatError("--choose_samples must be at least 1")
     if args.write_indices is not None and args.choose_samples is None:
         raise NasflatError("--write_indices needs --choose_samples K")
+    if args.ensemble_size > 1 and not PREDICTORS.get(args.predictor).pretrains:
+        raise NasflatError(f"--ensemble_size needs a predictor that learns; --predictor {args.predictor} "
+                           "gives the same scores every time")
     if args.target_device_file:
+        if args.ensemble_size > 1:
+            raise NasflatError("--target_device_file keeps one model per trial in its checkpoint; "
+                               "use --ensemble_size 1")
         if args.predictor not in CHECKPOINT_PREDICTORS:
             raise NasflatError(f"--target_device_file works with --predictor {', '.join(CHECKPOINT_PREDICTORS)} "
                                "(the predictors a checkpoint can hold)")

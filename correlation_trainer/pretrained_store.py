@@ -36,9 +36,11 @@ from nas_embedding_suite.safe_loading import load_torch_file
 from .results import atomic_write_bytes
 
 #: Settings that do not change one pretraining: the list of source sizes (each pretraining's own
-#: size enters the key) and those used only after it (fine-tuning, target samples, evaluation).
+#: size enters the key), the ensemble size (each member's index does) and those used only after
+#: it (fine-tuning, target samples, evaluation).
 AFTER_PRETRAINING = ("sample_sizes", "transfer_sample_sizes", "transfer_lr", "transfer_epochs",
-                     "transfer_batch_size", "transfer_hwemb", "sample_seed_size", "eval_protocol")
+                     "transfer_batch_size", "transfer_hwemb", "sample_seed_size", "eval_protocol",
+                     "ensemble_size")
 PACKAGES = ("correlation_trainer", "nas_embedding_suite")
 
 
@@ -66,14 +68,16 @@ def data_fingerprint(data) -> str:
     return digest.hexdigest()[:16]
 
 
-def pretraining_settings(config, trial: int, source_size: int, data) -> Dict[str, object]:
+def pretraining_settings(config, trial: int, source_size: int, data, member: int = 0) -> Dict[str, object]:
     """What determines one pretraining: the config minus the after-pretraining settings (and the
-    target sampler, unless it also picks the source archs), plus trial, source size, the task's
-    devices (the hardware-embedding table has a row for each), the data's fingerprint, threads and
+    target sampler, unless it also picks the source archs), plus trial, source size, ensemble
+    member (when above 0), the task's devices (the hardware-embedding table has a row for each), the data's fingerprint, threads and
     the code fingerprint."""
     settings = asdict(config)
     for name in AFTER_PRETRAINING:
         settings.pop(name)
+    if member > 0:  # member 0 of an ensemble is the single model: it shares that model's key
+        settings["member"] = member
     if not config.source_sampon:
         settings.pop("sampling_metric")
         settings.pop("sampling_method")

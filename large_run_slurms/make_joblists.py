@@ -171,6 +171,8 @@ RANDOM_MEMBER = {"--sampling_method": "kmeancosine_random"}
 SUPP_DROPOUT = {"--supp_dropout": "0.5"}
 HEAD_DROPOUT = {"--dropout": "0.05"}
 SEED_1 = {"--seed": "1"}
+SEED_2 = {"--seed": "2"}
+ENSEMBLE_3 = {"--ensemble_size": "3"}
 
 
 def encodings() -> List[str]:
@@ -200,6 +202,9 @@ def encodings() -> List[str]:
         ("all_on_seed_1", "all_on_regularised and all_on_head_dropout with other draws (--seed 1)",
          [("nb201", task, {**ALL_ON, **RANDOM_MEMBER, **SUPP_DROPOUT, **head, **SEED_1}, ())
           for head in ({}, HEAD_DROPOUT) for task in range(6)]),
+        ("all_on_ensemble", "all_on_head_dropout as an ensemble of 3 pretrainings, seeds 0, 1 and 2",
+         [("nb201", task, {**ALL_ON, **RANDOM_MEMBER, **SUPP_DROPOUT, **HEAD_DROPOUT, **ENSEMBLE_3, **seed}, ())
+          for seed in ({}, SEED_1, SEED_2) for task in range(6)]),
     ]
     return out + study_lines(studies)
 

@@ -39,7 +39,7 @@ def test_static_references_rank_by_their_cost(quick_data, predictor, values):
     config = ExperimentConfig(predictor=predictor, transfer_sample_sizes=(10,), sampling_metric="random")
     experiment = Experiment(config, quick_data, show_progress=False)
     target = quick_data.target_devices[0]
-    result = experiment.transfer(experiment.pretrain(0, 16, _NullBar()), 0, 16, target, 10, _NullBar())
+    result = experiment.transfer([experiment.pretrain(0, 16, _NullBar())], 0, 16, target, 10, _NullBar())
     cost = getattr(quick_data.space, values)[result.eval_archs]
     assert np.array_equal(result.predicted, cost)
     assert result.spr == pytest.approx(spearmanr(cost, result.measured)[0])
@@ -50,7 +50,7 @@ def test_closest_device_predicts_with_that_devices_latencies(quick_data):
     config = ExperimentConfig(predictor="closest_device", transfer_sample_sizes=(10,))
     experiment = Experiment(config, quick_data, show_progress=False)
     target = quick_data.target_devices[1]
-    result = experiment.transfer(None, 0, 16, target, 10, _NullBar())
+    result = experiment.transfer([None], 0, 16, target, 10, _NullBar())
     source = closest_source(quick_data, target, result.transfer_archs)
     assert result.hw_source == quick_data.device_name(source)
     latency = quick_data.table.values[source, result.eval_archs]
@@ -183,7 +183,7 @@ def test_baselines_draw_the_samples_of_nasflats_default_run(quick_data):
     drawn = []
     for config, source_size in ((own, 16), (like, 900), (own, 900)):
         experiment = Experiment(config, quick_data, show_progress=False)
-        drawn.append(experiment.transfer(None, 0, source_size, target, 10, _NullBar()).transfer_archs)
+        drawn.append(experiment.transfer([None], 0, source_size, target, 10, _NullBar()).transfer_archs)
     assert np.array_equal(drawn[0], drawn[1]) and not np.array_equal(drawn[0], drawn[2])
     assert make_config(build_parser().parse_args(["--predictor", "help"]), "nb201", 0).sample_seed_size == 16
 

@@ -10,6 +10,7 @@ import torch
 from correlation_trainer.evaluation import HonestProtocol, PaperProtocol, rank_correlations
 from correlation_trainer.experiment import Experiment, ExperimentConfig
 from correlation_trainer.main import build_parser, main, make_config
+from correlation_trainer.predictors import Adaptation
 from correlation_trainer.pretrained_store import PretrainedStore, pretraining_settings
 from correlation_trainer.ranking_loss import pairwise_hinge_loss
 from correlation_trainer.samplers import SamplingContext, build_sampler, list_sampling_methods
@@ -158,7 +159,7 @@ def test_transfer_copies_embedding_and_excludes_samples(nd_data):
     experiment = Experiment(config, nd_data, show_progress=False)
     pretrained = experiment.pretrain(0, 16, _NullBar())
     target = nd_data.target_devices[-1]  # eyeriss
-    result = experiment.transfer(pretrained, 0, 16, target, 7, _NullBar())
+    result = experiment.transfer([pretrained], 0, 16, target, 7, _NullBar())
     assert not np.isin(result.eval_archs, result.transfer_archs).any()
     assert result.n_eval == len(nd_data.measured(target)) - 7
     assert result.hw_source in nd_data.task.train
@@ -252,6 +253,45 @@ def test_pretraining_is_stored_and_reused_with_the_same_numbers(tmp_path, capsys
     assert status == 2 and stored[0].name in err
 
 
+def test_ensemble_averages_standardised_member_scores():
+    first = Adaptation([np.array([1.0, 2.0, 3.0, 4.0])], "titan_rtx_1", None, np.array([2.5, 0.0]))
+    # the same ranking on another scale standardises to the same scores
+    second = Adaptation([np.array([12.0, 14.0, 16.0, 18.0])], "pixel2", None, np.array([15.0, 10.0]))
+    same = Adaptation.average([first, second])
+    z = (first.scores[0] - 2.5) / np.std(first.scores[0])
+    np.testing.assert_allclose(same.scores[0], z)
+    np.testing.assert_allclose(same.sample_scores, [0.0, -2.5 / np.std(first.scores[0])])
+    assert same.hw_source == "titan_rtx_1" and same.model_state is None
+    # members that disagree average out: reversed rankings cancel
+    reversed_ = Adaptation([first.scores[0][::-1].copy()])
+    np.testing.assert_allclose(Adaptation.average([first, reversed_]).scores[0], 0.0, atol=1e-12)
+
+
+def test_ensemble_member_zero_is_the_single_model(tmp_path):
+    store = tmp_path / "store"
+    base = QUICK + ["--num_trials", "1", "--pretrained_dir", str(store)]
+
+    def run(name, *extra):
+        assert main(base + ["--out_dir", str(tmp_path / name), *extra]) == 0
+        return read_rows(tmp_path / name)
+
+    single = run("single")
+    assert len(list(store.glob("*.pt"))) == 1
+    pair = run("pair", "--ensemble_size", "2")
+    # the single model's pretraining is member 0: one more pretraining is stored, not two
+    assert len(list(store.glob("*.pt"))) == 2
+    assert (pair["ensemble_size"] == 2).all() and (single["ensemble_size"] == 1).all()
+    assert pair["run_key"].iloc[0] != single["run_key"].iloc[0]
+    assert not np.allclose(pair["spr"], single["spr"])
+    assert (pair["spr"] > 0.5).all()  # the averaged ranking still predicts latency
+    # the same seed gives the same numbers, from the store or computed afresh
+    pd.testing.assert_frame_equal(pair, run("again", "--ensemble_size", "2"))
+    fresh = main(QUICK + ["--num_trials", "1", "--pretrained_dir", "none", "--ensemble_size", "2",
+                          "--out_dir", str(tmp_path / "fresh")])
+    assert fresh == 0
+    np.testing.assert_array_equal(read_rows(tmp_path / "fresh")["spr"], pair["spr"])
+
+
 def test_pretraining_key_follows_what_pretraining_reads(nb201):
     data = TaskData.build(TaskSuite.load().resolve("nb201", "9999"), nb201, "pf")
     config = ExperimentConfig(task_index=9999, representation="adj_gin_pf")
@@ -260,6 +300,11 @@ def test_pretraining_key_follows_what_pretraining_reads(nb201):
     assert base == key(config, 0, data)
     assert base == key(replace(config, transfer_lr=1.0, transfer_sample_sizes=(7,), eval_protocol="paper"), 0, data)
     assert base != key(config, 1, data)
+    # an ensemble's member 0 is the single model; the other members are pretrainings of their own
+    ensemble = replace(config, ensemble_size=3)
+    assert base == key(ensemble, 0, data)
+    member = lambda m: PretrainedStore.key(pretraining_settings(ensemble, 0, 16, data, m))  # noqa: E731
+    assert len({base, member(1), member(2)}) == 3
     assert base != key(replace(config, epochs=3), 0, data)
     assert base != key(config, 0, replace(data, supplementary=data.supplementary + 1))
     # the target sampler picks the source archs too unless --no-source_sampon
@@ -296,6 +341,8 @@ def test_fbnet_quick_with_zcp(tmp_path):
     (["--transfer_batch_size", "1"], "--transfer_batch_size must be 0 (all k) or at least 2"),
     (["--dropout", "1.5"], "--dropout must be in [0, 1)"),
     (["--supp_dropout", "1.0"], "--supp_dropout must be in [0, 1)"),
+    (["--ensemble_size", "0"], "--ensemble_size must be at least 1"),
+    (["--predictor", "flops", "--ensemble_size", "2"], "--ensemble_size needs a predictor that learns"),
 ])
 def test_bad_input_gives_one_line(argv, fragment, tmp_path, capsys):
     base = ["--task_index", "9999", "--epochs", "1", "--transfer_epochs", "1", "--num_trials", "1",

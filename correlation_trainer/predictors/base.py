@@ -10,7 +10,7 @@ evaluation architectures. Predictors see tensors and device indices (a
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional, Sequence
 
 import numpy as np
 import torch
@@ -50,6 +50,23 @@ class Adaptation:
     hw_source: str = "-"
     model_state: Optional[Dict[str, torch.Tensor]] = None
     sample_scores: Optional[np.ndarray] = None
+
+    @classmethod
+    def average(cls, members: Sequence["Adaptation"]) -> "Adaptation":
+        """The ensemble of ``members`` (adaptations of independently pretrained models to the same
+        samples): each member's scores are standardised (zero mean, unit std over the evaluated
+        archs, since ranking-loss scores have no common scale), then averaged. The sample scores
+        are standardised with the final scores' mean and std so that they stay on the same scale;
+        the hardware source is the first member's (every member picks it from the same samples)."""
+        def standardise(values: np.ndarray, reference: np.ndarray) -> np.ndarray:
+            return (values - reference.mean()) / (reference.std() + 1e-12)
+
+        scores = [np.mean([standardise(m.scores[epoch], m.scores[epoch]) for m in members], axis=0)
+                  for epoch in range(len(members[0].scores))]
+        sample_scores = None
+        if all(m.sample_scores is not None for m in members):
+            sample_scores = np.mean([standardise(m.sample_scores, m.scores[-1]) for m in members], axis=0)
+        return cls(scores, members[0].hw_source, None, sample_scores)
 
 
 class FewShotPredictor:
