@@ -205,6 +205,9 @@ def encodings() -> List[str]:
         ("all_on_ensemble", "all_on_head_dropout as an ensemble of 3 pretrainings, seeds 0, 1 and 2",
          [("nb201", task, {**ALL_ON, **RANDOM_MEMBER, **SUPP_DROPOUT, **HEAD_DROPOUT, **ENSEMBLE_3, **seed}, ())
           for seed in ({}, SEED_1, SEED_2) for task in range(6)]),
+        ("all_on_seed_2", "all_on_head_dropout with --seed 2 (the single model beside all_on_ensemble)",
+         [("nb201", task, {**ALL_ON, **RANDOM_MEMBER, **SUPP_DROPOUT, **HEAD_DROPOUT, **SEED_2}, ())
+          for task in range(6)]),
     ]
     return out + study_lines(studies)
 
