@@ -31,7 +31,7 @@ from typing import Dict, List, Sequence
 import numpy as np
 import torch
 
-from nas_embedding_suite.errors import DataError, NasflatError
+from nas_embedding_suite.errors import DataError, NasflatError, one_line
 from nas_embedding_suite.safe_loading import load_torch_file
 
 from .experiment import ExperimentConfig
@@ -84,12 +84,24 @@ class AdaptedPredictor:
     def models(self, data: TaskData, name: str) -> List[torch.nn.Module]:
         """The fine-tuned models of target ``name``, one per trial, on the CPU."""
         self.target(name)
+        mismatch = (f"the weights of checkpoint target '{name}' do not fit a {self.config.space} "
+                    f"{self.config.predictor} model (was {CONFIG_FILE} edited or copied from another run?)")
         if self.config.predictor in LINEAR_PREDICTORS:
-            return [CostLinearModel(state["coefficients"]) for state in self.states[name]]
+            columns = roofline_design(data.space).shape[1]
+            models = []
+            for state in self.states[name]:
+                coefficients = state.get("coefficients") if isinstance(state, dict) else None
+                if not isinstance(coefficients, torch.Tensor) or tuple(coefficients.shape) != (columns,):
+                    raise DataError(mismatch)
+                models.append(CostLinearModel(coefficients))
+            return models
         models = []
         for state in self.states[name]:
             model = build_nasflat_model(self.config, data, len(self.devices))
-            model.load_state_dict(state)
+            try:
+                model.load_state_dict(state)
+            except (RuntimeError, TypeError, KeyError):
+                raise DataError(mismatch) from None
             models.append(model)
         return models
 
@@ -145,8 +157,8 @@ class AdaptedPredictor:
             record = json.loads(config_path.read_text(encoding="utf-8"))
             config = ExperimentConfig(**record["config"])
             devices, targets, task = list(record["devices"]), dict(record["targets"]), str(record["task"])
-        except (json.JSONDecodeError, KeyError, TypeError) as exc:
-            raise DataError(f"{config_path} is not a predictor checkpoint: {exc}") from None
+        except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError) as exc:
+            raise DataError(f"{config_path} is not a predictor checkpoint: {one_line(str(exc))[:160]}") from None
         stored = load_torch_file(folder / STATES_FILE)
         states = stored.get("states") if isinstance(stored, dict) else None
         if not isinstance(states, dict) or any(not isinstance(states.get(t), list) or not states[t] for t in targets):

@@ -16,9 +16,15 @@ def rank_correlations(predicted: np.ndarray, measured: np.ndarray) -> Dict[str, 
 
     Predictions that rank nothing score 0: constant ones, and ones with a non-finite value (a
     diverged model), where scipy would give NaN and averages over trials would silently skip the
-    failed trial.
+    failed trial. When the measurements themselves rank nothing (fewer than two, or all equal) the
+    correlation is undefined: NaN, with the reason under ``"undefined"``.
     """
     predicted = np.asarray(predicted, dtype=np.float64)
+    measured = np.asarray(measured, dtype=np.float64)
+    if len(measured) < 2 or np.ptp(measured) == 0:
+        reason = (f"only {len(measured)} measured architecture(s)" if len(measured) < 2
+                  else "every measured latency is the same")
+        return {"spr": float("nan"), "kdt": float("nan"), "undefined": reason}
     if len(predicted) < 2 or not np.isfinite(predicted).all() or np.ptp(predicted) == 0:
         return {"spr": 0.0, "kdt": 0.0}
     return {

@@ -21,9 +21,9 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import math
 import os
 import sys
-import tempfile
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -47,12 +47,13 @@ from correlation_trainer.new_device import (  # noqa: E402
 from correlation_trainer.pretrained_store import PretrainedStore  # noqa: E402
 from correlation_trainer.representations import encoding_of, list_representations  # noqa: E402
 from correlation_trainer.results import (  # noqa: E402
-    averaged_table, format_results, merge_csv, per_device_table, results_frame,
+    averaged_table, format_results, merge_results, per_device_table, results_frame,
 )
 from correlation_trainer.samplers import list_sampling_methods, list_sampling_metrics  # noqa: E402
 from correlation_trainer.task_data import TaskData  # noqa: E402
 from nas_embedding_suite.data_directory import ENV_VAR, DataDirectory  # noqa: E402
-from nas_embedding_suite.errors import NasflatError, run_reporting_errors  # noqa: E402
+from nas_embedding_suite.errors import ArgumentParser, NasflatError, run_reporting_errors  # noqa: E402
+from nas_embedding_suite.output_files import check_output_file, check_output_folder  # noqa: E402
 from nas_embedding_suite.encodings import list_encodings, load_encoding  # noqa: E402
 from nas_embedding_suite.spaces import get_space, list_spaces  # noqa: E402
 from nas_embedding_suite.spaces.base import GRAPH_MODES  # noqa: E402
@@ -71,7 +72,7 @@ SPACE_DEFAULTS = {
 
 def build_parser() -> argparse.ArgumentParser:
     """Every flag, with its default and meaning."""
-    p = argparse.ArgumentParser(
+    p = ArgumentParser(
         prog="python correlation_trainer/main.py", description=__doc__.split("\n")[0],
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
@@ -146,6 +147,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "settings) reuses it, with the same numbers. Default: <out_dir>/pretrained; "
                         "'none' keeps nothing")
     p.add_argument("--data_dir", default=None, help=f"data directory (default: ${ENV_VAR}, ./data, ../shared/data)")
+    p.add_argument("--trust_modified_data", action="store_true",
+                   help="use data files that differ from SHA256SUMS (edited on purpose) with a warning "
+                        "instead of refusing them")
     p.add_argument("--device", default="cpu", help="torch device (cpu, cuda, cuda:1...)")
     p.add_argument("--threads", type=int, default=min(2, os.cpu_count() or 1), help="torch CPU threads")
     p.add_argument("--no_progress", action="store_true", help="no progress bars")
@@ -238,6 +242,15 @@ def check_args(args: argparse.Namespace) -> None:
         if args.sampling_metric == "latency":
             raise NasflatError("--sampling_metric latency is an oracle and cannot choose the samples of a "
                                "measured device; use flops, params, random or an encoding")
+    for flag, minimum in (("lr", 0.0), ("transfer_lr", 0.0), ("weight_decay", None), ("eta_min", None)):
+        value = getattr(args, flag)
+        if value is None:
+            continue
+        if not math.isfinite(value) or value < 0 or (minimum is not None and value <= minimum):
+            bound = "positive" if minimum is not None else "0 or positive"
+            raise NasflatError(f"--{flag} must be a finite {bound} number, not {value}")
+    if args.write_indices is not None:
+        check_output_file(args.write_indices, "--write_indices")
     if args.transfer_batch_size is not None and args.transfer_batch_size != 0 and args.transfer_batch_size < 2:
         raise NasflatError("--transfer_batch_size must be 0 (all k) or at least 2 (the loss compares pairs)")
     for flag in ("dropout", "supp_dropout"):
@@ -251,12 +264,9 @@ def check_args(args: argparse.Namespace) -> None:
 def prepare_out_dir(path: Path) -> Path:
     """Create the results folder and check that it is writable."""
     try:
-        path.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=path, prefix=".write-test"):
-            pass
-    except OSError as exc:
-        raise NasflatError(f"cannot write results to {path}: {exc.strerror or exc}") from None
-    return path
+        return check_output_folder(path, "results folder")
+    except NasflatError:
+        raise NasflatError(f"cannot write results to {path}: not a writable folder") from None
 
 
 def pretrained_store(args: argparse.Namespace) -> Optional[PretrainedStore]:
@@ -274,7 +284,7 @@ def run(args: argparse.Namespace) -> None:
     if args.name_desc is None:
         args.name_desc = args.predictor
     configure_cpu(args.threads)
-    data_dir = DataDirectory.resolve(args.data_dir)
+    data_dir = DataDirectory.resolve(args.data_dir, args.trust_modified_data)
     task = TaskSuite.load().resolve(args.space, args.task_index)
     config = make_config(args, task.space, task.index)
     space = get_space(task.space, data_dir)
@@ -310,9 +320,7 @@ def run(args: argparse.Namespace) -> None:
     trials = results_frame(results, row_config, task.label)
     per_device = per_device_table(trials)
     averaged = averaged_table(trials)
-    merge_csv(trials, out_dir / f"{task.space}_trials.csv")
-    merge_csv(per_device, out_dir / f"{task.space}_samp_eff.csv")
-    merge_csv(averaged, out_dir / f"aggr_{task.space}_samp_eff.csv")
+    merge_results(out_dir, task.space, trials, per_device, averaged)
     print(f"task {task.label} ({task.space}), {config.representation}, sampler {config.sampling_metric}, "
           f"{args.num_trials} trial(s), protocol {config.eval_protocol}")
     print(format_results(per_device, averaged))

@@ -19,6 +19,7 @@ import pandas as pd
 
 from nas_embedding_suite.device_file import MeasuredDevice, read_device_file
 from nas_embedding_suite.errors import NasflatError
+from nas_embedding_suite.output_files import atomic_write_text, check_output_file
 
 from .checkpoint import AdaptedPredictor, latency_map
 from .evaluation import rank_correlations
@@ -31,8 +32,18 @@ CHECKPOINT_FOLDER = "predictor"
 
 
 def load_measured(paths: Sequence[str], space) -> List[MeasuredDevice]:
-    """Read and check every device file (one-line errors name the file and line)."""
-    return [read_device_file(Path(p), space) for p in paths]
+    """Read and check every device file (one-line errors name the file and line).
+
+    A file whose latencies are all equal is refused: it holds no ranking to learn or evaluate.
+    """
+    devices = [read_device_file(Path(p), space) for p in paths]
+    for device in devices:
+        if np.ptp(device.latency_ms) == 0:
+            raise NasflatError(
+                f"{device.path}: all {len(device.latency_ms)} latencies are {device.latency_ms[0]:g} ms; "
+                "a device whose architectures all take the same time has no ranking to predict"
+            )
+    return devices
 
 
 def measure_command(device: MeasuredDevice, config: ExperimentConfig, k: int) -> str:
@@ -70,9 +81,7 @@ def write_choice(space, config: ExperimentConfig, k: int, path: Optional[Path] =
     lines = ["index,arch"] + [f"{i},{space.arch_str(i)}" for i in chosen]
     text = "\n".join(lines) + "\n"
     if path is not None:
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
+        atomic_write_text(check_output_file(path, "--write_indices"), text)
     return text
 
 

@@ -28,14 +28,15 @@ from correlation_trainer.results import write_csv  # noqa: E402
 from correlation_trainer.task_data import TaskData  # noqa: E402
 from nas_embedding_suite.cli import read_arch_list  # noqa: E402
 from nas_embedding_suite.data_directory import ENV_VAR, DataDirectory  # noqa: E402
-from nas_embedding_suite.errors import NasflatError, run_reporting_errors  # noqa: E402
+from nas_embedding_suite.errors import ArgumentParser, NasflatError, run_reporting_errors  # noqa: E402
+from nas_embedding_suite.output_files import check_output_file  # noqa: E402
 from nas_embedding_suite.spaces import get_space  # noqa: E402
 from nas_embedding_suite.tasks import TaskSuite  # noqa: E402
 
 
 def build_parser() -> argparse.ArgumentParser:
     """Every flag, with its default and meaning."""
-    p = argparse.ArgumentParser(prog="python correlation_trainer/predict.py",
+    p = ArgumentParser(prog="python correlation_trainer/predict.py",
                                 description=__doc__.split("\n")[0])
     p.add_argument("--checkpoint", required=True, help="folder written by main.py --target_device_file "
                                                        "(<out_dir>/<name_desc>/predictor)")
@@ -46,6 +47,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="target device of the checkpoint (default: its only one)")
     p.add_argument("--out", default=None, help="CSV to write (default: print to stdout)")
     p.add_argument("--data_dir", default=None, help=f"data directory (default: ${ENV_VAR}, ./data, ../shared/data)")
+    p.add_argument("--trust_modified_data", action="store_true",
+                   help="use data files that differ from SHA256SUMS with a warning instead of refusing them")
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     return p
 
@@ -59,7 +62,14 @@ def requested_archs(args: argparse.Namespace, space) -> np.ndarray:
     indices: List[int] = (read_arch_list(Path(args.archs_file), space) if args.archs_file
                           else [space.resolve_arch(a) for a in args.archs])
     if not indices:
-        raise NasflatError(f"{args.archs_file} lists no architectures")
+        raise NasflatError(f"--archs_file {args.archs_file} lists no architectures")
+    seen = {}
+    for position, index in enumerate(indices):
+        if index in seen:
+            where = f"--archs_file {args.archs_file}" if args.archs_file else "--archs"
+            raise NasflatError(f"{where} names architecture {index} twice (entries {seen[index] + 1} and "
+                               f"{position + 1}); list each architecture once")
+        seen[index] = position
     return np.asarray(indices, dtype=np.int64)
 
 
@@ -67,6 +77,8 @@ def run(args: argparse.Namespace) -> None:
     """Load the checkpoint, score the architectures, write the CSV."""
     if args.threads < 1:
         raise NasflatError("--threads must be at least 1")
+    if args.out:
+        check_output_file(args.out, "--out")
     configure_cpu(args.threads)
     predictor = AdaptedPredictor.load(Path(args.checkpoint))
     config = predictor.config
@@ -77,7 +89,7 @@ def run(args: argparse.Namespace) -> None:
                                f"({', '.join(predictor.targets)})")
         name = next(iter(predictor.targets))
     predictor.target(name)
-    space = get_space(config.space, DataDirectory.resolve(args.data_dir))
+    space = get_space(config.space, DataDirectory.resolve(args.data_dir, args.trust_modified_data))
     archs = requested_archs(args, space)
     sources = TaskSuite.load().resolve(config.space, config.task_index)
     data = TaskData.build(sources, space, encoding_of(config.representation), config.graph_mode)

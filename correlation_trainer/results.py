@@ -1,19 +1,30 @@
 """Result files: per-unit raw predictions (npz), the per-device and averaged CSVs, a text table.
 
 All files are written to a temporary name and renamed, so an interrupted run never leaves a
-half-written file.
+half-written file. The three result CSVs of a folder are merged under a lock: rows of other runs
+are kept as they were written (text, so types never change), a torn or unparsable row never costs
+another row, and the per-device and averaged rows stay consistent with the trial rows.
 """
 from __future__ import annotations
 
+import contextlib
+import csv
+import datetime
+import io
 import json
 import os
-import tempfile
+import sys
 import zipfile
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, Iterator, List, Optional, Sequence
 
 import numpy as np
 import pandas as pd
+
+from nas_embedding_suite.output_files import atomic_write_bytes
+
+__all__ = ["atomic_write_bytes"]  # re-exported: the job tools write through it
 
 _ARRAYS = ("transfer_archs", "eval_archs", "predicted", "measured")
 _SCALARS = ("trial", "source_size", "k", "target", "spr", "kdt", "n_eval", "hw_source")
@@ -21,20 +32,6 @@ _SCALARS = ("trial", "source_size", "k", "target", "spr", "kdt", "n_eval", "hw_s
 _OPTIONAL_SCALARS = ("mape", "within10")
 #: per-transfer measurements (not configuration) in the result rows
 METRICS = ("spr", "kdt", "mape", "within10")
-
-
-def atomic_write_bytes(path: Path, writer) -> None:
-    """Call ``writer(stream)`` on a temporary file beside ``path``, then rename it to ``path``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            writer(stream)
-        os.replace(temporary, path)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.remove(temporary)
-        raise
 
 
 def save_unit(path: Path, results: Sequence, config: Dict) -> None:
@@ -128,24 +125,188 @@ def write_csv(frame: pd.DataFrame, path: Path) -> None:
     atomic_write_bytes(path, lambda stream: stream.write(frame.to_csv(index=False).encode()))
 
 
-def read_results_csv(path: Path) -> pd.DataFrame:
-    """Read a results CSV; only empty cells are missing values (the task label "NA" stays a label)."""
+def read_results_csv(path) -> pd.DataFrame:
+    """Read a results CSV (a path or a text stream); only empty cells are missing values (the task
+    label "NA" stays a label)."""
     return pd.read_csv(path, keep_default_na=False, na_values=[""])
 
 
-def merge_csv(frame: pd.DataFrame, path: Path, key: str = "run_key") -> pd.DataFrame:
-    """Write ``frame`` into ``path``, replacing the rows of the same run (``key``) and keeping the
-    rows of other runs (other tasks or settings written to the same folder); atomic."""
-    if path.is_file():
+@dataclass
+class CsvRows:
+    """A result CSV as text: its header and the rows that parsed; what did not parse is counted."""
+
+    header: List[str] = field(default_factory=list)
+    rows: List[List[str]] = field(default_factory=list)
+    bad_rows: int = 0
+
+    def column(self, name: str) -> List[str]:
+        position = self.header.index(name)
+        return [row[position] for row in self.rows]
+
+
+def read_csv_rows(path: Path) -> CsvRows:
+    """Every well-formed row of ``path`` as strings.
+
+    A row is dropped (and counted in ``bad_rows``) when it has another number of fields than the
+    header, holds bytes that are not UTF-8, or is the last line of a file that does not end with a
+    newline (a write cut short). A missing or empty file gives no rows.
+    """
+    if not path.is_file():
+        return CsvRows()
+    raw = path.read_bytes()
+    if not raw.strip():
+        return CsvRows()
+    torn_tail = not raw.endswith(b"\n")
+    records = list(csv.reader(io.StringIO(raw.decode("utf-8", errors="surrogateescape"), newline="")))
+    header, body = records[0], records[1:]
+    result = CsvRows(header=header)
+    if not header or any(_has_bad_bytes(name) for name in header):
+        return CsvRows(bad_rows=len(records))
+    for number, record in enumerate(body):
+        if torn_tail and number == len(body) - 1:
+            result.bad_rows += 1
+        elif len(record) != len(header) or any(_has_bad_bytes(cell) for cell in record):
+            result.bad_rows += 1
+        else:
+            result.rows.append(record)
+    return result
+
+
+def _has_bad_bytes(text: str) -> bool:
+    return any("\udc80" <= ch <= "\udcff" for ch in text)
+
+
+def _frame_rows(frame: pd.DataFrame) -> CsvRows:
+    """``frame`` as the strings ``to_csv`` writes."""
+    records = list(csv.reader(io.StringIO(frame.to_csv(index=False), newline="")))
+    return CsvRows(header=records[0], rows=records[1:])
+
+
+def _rows_frame(rows: CsvRows) -> pd.DataFrame:
+    """Typed frame of ``rows`` (as :func:`read_results_csv` would read them from a file)."""
+    return read_results_csv(io.StringIO(_csv_text(rows)))
+
+
+def _csv_text(rows: CsvRows) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(rows.header)
+    writer.writerows(rows.rows)
+    return buffer.getvalue()
+
+
+def _union(parts: Sequence[CsvRows]) -> CsvRows:
+    """Rows of every part under the union of their columns (first seen first; missing cells empty)."""
+    header: List[str] = []
+    for part in parts:
+        header += [name for name in part.header if name not in header]
+    merged = CsvRows(header=header)
+    for part in parts:
+        position = {name: i for i, name in enumerate(part.header)}
+        for row in part.rows:
+            merged.rows.append([row[position[name]] if name in position else "" for name in header])
+    return merged
+
+
+def _without_keys(rows: CsvRows, key: str, dropped: set) -> CsvRows:
+    if key not in rows.header:
+        return CsvRows(header=rows.header, rows=[], bad_rows=rows.bad_rows)
+    position = rows.header.index(key)
+    return CsvRows(header=rows.header, rows=[r for r in rows.rows if r[position] not in dropped])
+
+
+def _set_aside(path: Path, bad_rows: int) -> None:
+    """Rename a damaged results file to ``<name>.corrupt-<time>`` and say so on stderr."""
+    stamp = datetime.datetime.now().strftime("%Y%m%dT%H%M%S%f")
+    aside = path.with_name(f"{path.name}.corrupt-{stamp}")
+    os.replace(path, aside)
+    print(f"warning: {path} had {bad_rows} torn or unparsable row(s); the file was set aside as "
+          f"{aside.name} and every parsable row was kept", file=sys.stderr)
+
+
+@contextlib.contextmanager
+def _folder_lock(folder: Path) -> Iterator[None]:
+    """An exclusive lock on ``folder``'s result files (a no-op where ``fcntl`` does not exist)."""
+    try:
+        import fcntl
+    except ImportError:  # not POSIX
+        yield
+        return
+    with open(folder / ".results.lock", "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
         try:
-            existing = read_results_csv(path)
-        except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError):
-            existing = None  # unreadable: replaced by this run's rows
-        if existing is not None and key in existing.columns:
-            kept = existing[~existing[key].isin(frame[key].unique())]
-            frame = pd.concat([kept, frame], ignore_index=True)
-    write_csv(frame, path)
-    return frame
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def merge_csv(frame, path: Path, key: str = "run_key") -> CsvRows:
+    """Write ``frame`` (one data frame, or several written one after the other) into ``path``,
+    replacing the rows of the same runs (``key``) and keeping, as written, every parsable row of
+    other runs (other tasks or settings in the same folder); atomic.
+
+    A file with torn or unparsable rows is set aside as ``<name>.corrupt-<time>`` first (said on
+    stderr). Returns the rows of the file as written.
+    """
+    frames = [frame] if isinstance(frame, pd.DataFrame) else list(frame)
+    replaced = set().union(*(set(f[key].astype(str)) for f in frames))
+    existing = read_csv_rows(path)
+    if existing.bad_rows:
+        _set_aside(path, existing.bad_rows)
+    kept = _without_keys(existing, key, replaced) if existing.header else CsvRows()
+    merged = _union([kept] + [_frame_rows(f) for f in frames])
+    atomic_write_bytes(path, lambda stream: stream.write(_csv_text(merged).encode()))
+    return merged
+
+
+def _runs(rows: CsvRows, key: str) -> Dict[str, CsvRows]:
+    """The rows of each run, without the columns that are empty in all of that run's rows."""
+    position = rows.header.index(key)
+    grouped: Dict[str, List[List[str]]] = {}
+    for row in rows.rows:
+        grouped.setdefault(row[position], []).append(row)
+    runs = {}
+    for run, members in grouped.items():
+        used = [i for i in range(len(rows.header)) if any(r[i] for r in members)]
+        runs[run] = CsvRows(header=[rows.header[i] for i in used], rows=[[r[i] for i in used] for r in members])
+    return runs
+
+
+#: the summary files of a results folder: the columns that make one of their rows
+_SUMMARY_KEYS = {"samp_eff": ("target_device", "source_size", "k"), "aggr": ("source_size", "k")}
+
+
+def merge_results(out_dir: Path, space: str, trials: pd.DataFrame, per_device: pd.DataFrame,
+                  averaged: pd.DataFrame, key: str = "run_key") -> None:
+    """Merge one run's rows into the folder's ``<space>_trials.csv``, ``<space>_samp_eff.csv`` and
+    ``aggr_<space>_samp_eff.csv``, under a lock, keeping the three consistent.
+
+    Rows of other runs are kept as written. When a damaged summary file lost rows of another run
+    whose trial rows are intact, that run's per-device and averaged rows are rebuilt from its trial
+    rows (so a torn summary row is restored, not dropped).
+    """
+    out_dir = Path(out_dir)
+    paths = {"samp_eff": out_dir / f"{space}_samp_eff.csv", "aggr": out_dir / f"aggr_{space}_samp_eff.csv"}
+    with _folder_lock(out_dir):
+        written = merge_csv(trials, out_dir / f"{space}_trials.csv", key)
+        current = set(trials[key].astype(str))
+        others = {run: rows for run, rows in _runs(written, key).items() if run not in current}
+        for kind, frame in (("samp_eff", per_device), ("aggr", averaged)):
+            existing = read_csv_rows(paths[kind])
+            rebuilt = _rebuilt_runs(kind, existing, others, key) if existing.bad_rows else []
+            merge_csv([frame] + rebuilt, paths[kind], key)
+
+
+def _rebuilt_runs(kind: str, existing: CsvRows, other_trials: Dict[str, CsvRows], key: str) -> List[pd.DataFrame]:
+    """Summary rows rebuilt from the trial rows, for the runs whose rows in ``existing`` are short."""
+    present = existing.column(key) if key in existing.header else []
+    rebuilt = []
+    for run, rows in other_trials.items():
+        run_trials = _rows_frame(rows)
+        summary_keys = [c for c in _SUMMARY_KEYS[kind] if c in run_trials.columns]
+        if present.count(run) != len(run_trials.drop_duplicates(summary_keys)):
+            rebuilt.append(per_device_table(run_trials) if kind == "samp_eff" else averaged_table(run_trials))
+    return rebuilt
 
 
 def _ms_errors(row) -> str:

@@ -28,7 +28,7 @@ import pandas as pd  # noqa: E402
 from correlation_trainer.experiment import PREDICTOR_SETTINGS, ExperimentConfig  # noqa: E402
 from correlation_trainer.main import SPACE_DEFAULTS  # noqa: E402
 from correlation_trainer.results import atomic_write_bytes, read_results_csv, write_csv  # noqa: E402
-from nas_embedding_suite.errors import NasflatError, run_reporting_errors  # noqa: E402
+from nas_embedding_suite.errors import ArgumentParser, NasflatError, run_reporting_errors  # noqa: E402
 
 from jobs.line_state import read_json  # noqa: E402
 
@@ -208,7 +208,7 @@ def aggregate(results_root: Path, joblist: Optional[Path] = None, plots: bool = 
 
 def main(argv: Optional[List[str]] = None) -> int:
     """``python -m jobs.aggregate RESULTS [--joblist FILE] [--no-plots]``."""
-    p = argparse.ArgumentParser(prog="python -m jobs.aggregate", description=__doc__.split("\n")[0])
+    p = ArgumentParser(prog="python -m jobs.aggregate", description=__doc__.split("\n")[0])
     p.add_argument("results", help="results folder of a job list (the one holding lines/)")
     p.add_argument("--joblist", help="the job list, to count a line under every study that lists it")
     p.add_argument("--no-plots", action="store_true", help="tables only")

@@ -23,7 +23,7 @@ if __package__ in (None, ""):
 import pandas as pd  # noqa: E402
 
 from correlation_trainer.results import atomic_write_bytes  # noqa: E402
-from nas_embedding_suite.errors import NasflatError, run_reporting_errors  # noqa: E402
+from nas_embedding_suite.errors import ArgumentParser, NasflatError, run_reporting_errors  # noqa: E402
 
 from jobs.aggregate import collect, geometric_mean, summarise  # noqa: E402
 
@@ -99,7 +99,7 @@ def comparison_markdown(summary: pd.DataFrame) -> str:
 
 def main(argv: Optional[List[str]] = None) -> int:
     """Print (and with ``--out`` write) the comparison tables."""
-    p = argparse.ArgumentParser(prog="python -m jobs.comparison", description=__doc__.split("\n")[0])
+    p = ArgumentParser(prog="python -m jobs.comparison", description=__doc__.split("\n")[0])
     p.add_argument("results", nargs="+", help="results folders of job lists (each holding lines/)")
     p.add_argument("--out", help="also write the Markdown here (atomically)")
     args = p.parse_args(argv)

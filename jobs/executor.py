@@ -22,7 +22,8 @@ from typing import List, Optional, Sequence
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from nas_embedding_suite.errors import NasflatError, run_reporting_errors  # noqa: E402
+from nas_embedding_suite.errors import ArgumentParser, NasflatError, run_reporting_errors  # noqa: E402
+from nas_embedding_suite.output_files import check_output_folder  # noqa: E402
 
 from jobs.job_list import JobLine, executable_lines, load_job_list  # noqa: E402
 from jobs.line_state import STATES, LineFolder, live_slurm_jobs  # noqa: E402
@@ -33,7 +34,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 
 def build_parser() -> argparse.ArgumentParser:
     """Every option of the executor."""
-    p = argparse.ArgumentParser(prog="parallelized_executor.sh", description=__doc__.split("\n")[0].split(": ", 1)[1],
+    p = ArgumentParser(prog="parallelized_executor.sh", description=__doc__.split("\n")[0].split(": ", 1)[1],
                                 formatter_class=argparse.RawDescriptionHelpFormatter,
                                 epilog="\n".join(__doc__.split("\n")[2:]))
     p.add_argument("joblist", nargs="?", help="job-list file (EXECUTE,JOB_ID,GPU,MEM,NTASKS,<command> lines)")
@@ -154,6 +155,8 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if args.slurm:
         from jobs.slurm import submit, wait_for
+        if not args.dry_run:
+            check_output_folder(root, "--results")
         jobs = submit(lines, root, REPO_ROOT, sys.executable, args.max_parallel, args.partition,
                       args.account, args.time_limit, args.job_name, dry_run=args.dry_run)
         if args.wait and jobs:
@@ -166,6 +169,7 @@ def run(args: argparse.Namespace) -> int:
     if args.local is None:
         raise NasflatError("choose a mode: --local N, --slurm, --dry-run, --status or --aggregate")
     from jobs.local import run_local
+    check_output_folder(root, "--results")
     return run_local(lines, root, REPO_ROOT, args.local)
 
 

@@ -121,7 +121,9 @@ def load_job_list(path: Path) -> List[JobLine]:
     """Every experiment line of the job-list file ``path``."""
     path = Path(path)
     try:
-        text = path.read_text()
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise JobListError(f"job list {path} is not a UTF-8 text file") from None
     except OSError as exc:
         raise JobListError(f"cannot read job list {path}: {exc.strerror or exc}") from None
     return parse_text(text, str(path))

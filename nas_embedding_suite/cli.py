@@ -14,8 +14,9 @@ from tqdm import tqdm
 
 from .data_directory import ENV_VAR, REPO_ROOT, DataDirectory
 from .devices import list_devices
-from .errors import NasflatError, run_reporting_errors
+from .errors import ArgumentParser, NasflatError, read_text_file, run_reporting_errors
 from .latency_table import load_latency_table
+from .output_files import check_output_file
 from .spaces import get_space, list_spaces
 from .tasks import TaskSuite, device_correlations, make_split
 
@@ -131,10 +132,7 @@ def cmd_download(args, data_dir: None) -> None:
 def read_arch_list(path: Path, space) -> List[int]:
     """Architecture indices from a file: one index or arch string per line (the first CSV column;
     blank lines, ``#`` comments and a header line ``index`` or ``arch`` are skipped)."""
-    try:
-        lines = Path(path).read_text(encoding="utf-8").splitlines()
-    except OSError as exc:
-        raise NasflatError(f"cannot read architecture list {path}: {exc.strerror or exc}") from None
+    lines = read_text_file(path, "architecture list").splitlines()
     indices = []
     for line in lines:
         text = line.strip()
@@ -158,7 +156,10 @@ def measure_indices(args, space) -> List[int]:
 
         return choose_new_device_samples(space, args.k, args.sampler, args.sampling_method, args.seed).tolist()
     if args.indices_file is not None:
-        return read_arch_list(args.indices_file, space)
+        indices = read_arch_list(args.indices_file, space)
+        if not indices:
+            raise NasflatError(f"--indices-file {args.indices_file} lists no architectures")
+        return indices
     return [space.resolve_arch(a) for a in args.indices]
 
 
@@ -170,6 +171,7 @@ def cmd_measure(args, data_dir: DataDirectory) -> None:
     protocol.check()
     indices = measure_indices(args, space)
     out = Path(args.out) if args.out else Path("measurements") / f"{args.space}_{args.device_name}.csv"
+    check_output_file(out, "--out")
     device = measure_archs(space, indices, out, args.device_name, protocol, show_progress=not args.no_progress)
     print(summarise(device, indices))
 
@@ -246,12 +248,16 @@ def cmd_encoding_report(args, data_dir: DataDirectory) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     """The command-line parser (subcommands documented in their help)."""
-    common = argparse.ArgumentParser(add_help=False)
+    common = ArgumentParser(add_help=False)
     common.add_argument(
         "--data_dir", "--data-dir", default=argparse.SUPPRESS,
         help=f"data directory (default: ${ENV_VAR}, then ./data, then ../shared/data)",
     )
-    parser = argparse.ArgumentParser(
+    common.add_argument(
+        "--trust_modified_data", "--trust-modified-data", action="store_true", default=argparse.SUPPRESS,
+        help="use data files that differ from SHA256SUMS (edited on purpose) with a warning instead of refusing them",
+    )
+    parser = ArgumentParser(
         prog="python -m nas_embedding_suite", description=__doc__.split("\n")[0], parents=[common]
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -339,6 +345,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         if args.handler is cmd_download:
             args.handler(args, None)
         else:
-            args.handler(args, DataDirectory.resolve(getattr(args, "data_dir", None)))
+            args.handler(args, DataDirectory.resolve(getattr(args, "data_dir", None),
+                                                     getattr(args, "trust_modified_data", False)))
 
     return run_reporting_errors(action)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import pickle
+import re
 from pathlib import Path
 from typing import Any, Dict, Tuple
 
@@ -52,7 +53,12 @@ def load_torch_file(path: Path) -> Any:
         return torch.load(path, map_location="cpu", weights_only=True)
     except FileNotFoundError:
         raise DataError(f"missing file {path}") from None
-    except Exception as exc:  # truncated zip, foreign globals, garbage bytes...
+    except pickle.UnpicklingError as exc:  # foreign globals: torch's text goes on to suggest unsafe loading
+        found = re.search(r"(?:Unsupported global: GLOBAL|global) ([\w.]+)", str(exc))
+        what = f"it names the Python object {found.group(1)}" if found else "it holds objects other than tensors"
+        raise DataError(f"cannot load {path}: refused, {what} and unpickling it could run code; "
+                        "only plain tensor files are loaded") from None
+    except Exception as exc:  # truncated zip, garbage bytes...
         raise DataError(f"cannot load {path}: {one_line(exc)[:200]}") from None
 
 
