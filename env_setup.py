@@ -25,6 +25,7 @@ ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
 PYTHON = VENV / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
 REQUIREMENTS = ROOT / "requirements.txt"
+PYPROJECT = ROOT / "pyproject.toml"
 STAMP = VENV / ".requirements.sha256"
 
 
@@ -33,18 +34,20 @@ def log(message: str) -> None:
 
 
 def ensure_venv() -> None:
-    """Create .venv and install the pinned requirements unless they are already installed."""
+    """Create .venv, install the pinned requirements and the project itself (editable, with its
+    console scripts) unless that is already done for these requirements and pyproject.toml."""
     if not PYTHON.exists():
         log(f"creating virtual environment {VENV}")
         venv.EnvBuilder(with_pip=True).create(VENV)
-    wanted = hashlib.sha256(REQUIREMENTS.read_bytes()).hexdigest()
+    wanted = hashlib.sha256(REQUIREMENTS.read_bytes() + PYPROJECT.read_bytes()).hexdigest()
     if STAMP.exists() and STAMP.read_text().strip() == wanted:
         return
-    log("installing requirements.txt (torch CPU build first)")
+    log("installing requirements.txt (torch CPU build first) and the project (pip install -e .)")
     pip = [str(PYTHON), "-m", "pip", "install", "--disable-pip-version-check", "-q"]
     torch_pin = next(line for line in REQUIREMENTS.read_text().splitlines() if line.startswith("torch=="))
     subprocess.run(pip + [torch_pin], check=True)
     subprocess.run(pip + ["-r", str(REQUIREMENTS)], check=True)
+    subprocess.run(pip + ["--no-deps", "-e", str(ROOT)], check=True)
     STAMP.write_text(wanted)
 
 

@@ -14,13 +14,13 @@ import torch
 from tqdm import tqdm
 
 from nas_embedding_suite.errors import NasflatError
+from nas_embedding_suite.samplers import SamplingContext, build_sampler
 
 from .evaluation import PROTOCOLS, rank_correlations
 from .latency_calibration import LinearCalibration, latency_errors
 from .predictors import PREDICTORS, Adaptation, FewShotPredictor
 from .pretrained_store import PretrainedStore, pretraining_settings
-from .results import load_unit, save_unit
-from .samplers import SamplingContext, build_sampler
+from .results import TransferResult, load_unit, save_unit
 from .task_data import TaskData
 
 
@@ -95,27 +95,6 @@ class ExperimentConfig:
         settings.update(trial=trial, source_size=source_size, ks=list(self.transfer_sample_sizes))
         text = json.dumps(settings, sort_keys=True, default=list)
         return hashlib.sha256(text.encode()).hexdigest()[:12]
-
-
-@dataclass
-class TransferResult:
-    """One fine-tune on one target with k samples, evaluated."""
-
-    trial: int
-    source_size: int
-    k: int
-    target: str
-    spr: float
-    kdt: float
-    n_eval: int
-    hw_source: str
-    transfer_archs: np.ndarray
-    eval_archs: np.ndarray
-    predicted: np.ndarray
-    measured: np.ndarray
-    model_state: Optional[Dict[str, torch.Tensor]] = None  # the fine-tuned weights, when kept
-    mape: float = float("nan")  # of the scores calibrated to ms on the k samples (NaN: no calibration)
-    within10: float = float("nan")  # share of evaluated archs within 10 % of their measured latency
 
 
 def _seed_sequence(*parts: int) -> np.random.SeedSequence:
@@ -238,29 +217,40 @@ class Experiment:
             store.save(key, state, settings)
         return state
 
-    def transfer(self, pretrained: Sequence, trial: int, source_size: int, target: int, k: int,
-                 bar) -> TransferResult:
-        """Choose k samples on ``target``, let the predictor adapt each pretrained ensemble member
-        (``pretrained``: one state per member) to them, and evaluate the members' average."""
+    def choose_samples(self, trial: int, source_size: int, target: int, k: int) -> Tuple[np.ndarray, np.random.SeedSequence]:
+        """The k samples of ``target`` in this trial (the fixed ones when given, else the sampler's
+        seeded choice among its measured archs) and the seed sequence of their adaptation."""
         c = self.config
         seed_size = source_size if c.sample_seed_size is None else c.sample_seed_size
         seq = _seed_sequence(c.seed, trial, seed_size, 1, target, k)
         rng = np.random.default_rng(seq)
-        measured = self.data.measured(target)
-        context = SamplingContext(self.data.space, self.data.table.values[target], self._vectors)
         if (target, k) in self.transfer_samples:
             archs = np.asarray(self.transfer_samples[(target, k)], dtype=np.int64)
         else:
-            archs = np.asarray(self.sampler(measured, k, rng, context), dtype=np.int64)
+            context = SamplingContext(self.data.space, self.data.table.values[target], self._vectors)
+            archs = np.asarray(self.sampler(self.data.measured(target), k, rng, context), dtype=np.int64)
         if len(np.unique(archs)) != k:
             raise NasflatError(f"sampler {c.sampling_metric} returned duplicate architectures")
+        return archs, seq
 
-        eval_archs = self.protocol.eval_archs(measured, np.union1d(archs, self.predictor.known_archs()))
-        truth = self.data.table.values[target, eval_archs]
-        members = [self.predictor.adapt(state, target, archs, eval_archs, member_seed(seq, member),
+    def adapt_members(self, pretrained: Sequence, target: int, archs: np.ndarray, score_archs: np.ndarray,
+                      seq: np.random.SeedSequence, bar) -> Adaptation:
+        """Adapt each pretrained ensemble member to ``target`` from its latencies on ``archs`` and
+        score ``score_archs``; the members' average (or the single member)."""
+        members = [self.predictor.adapt(state, target, archs, score_archs, member_seed(seq, member),
                                         self.protocol.epochs_averaged, self.keep_models, bar.update)
                    for member, state in enumerate(pretrained)]
-        adapted = members[0] if len(members) == 1 else Adaptation.average(members)
+        return members[0] if len(members) == 1 else Adaptation.average(members)
+
+    def transfer(self, pretrained: Sequence, trial: int, source_size: int, target: int, k: int,
+                 bar) -> TransferResult:
+        """Choose k samples on ``target``, let the predictor adapt each pretrained ensemble member
+        (``pretrained``: one state per member) to them, and evaluate the members' average."""
+        archs, seq = self.choose_samples(trial, source_size, target, k)
+        eval_archs = self.protocol.eval_archs(self.data.measured(target),
+                                              np.union1d(archs, self.predictor.known_archs()))
+        truth = self.data.table.values[target, eval_archs]
+        adapted = self.adapt_members(pretrained, target, archs, eval_archs, seq, bar)
         metrics = [rank_correlations(s, truth) for s in adapted.scores]
         errors = {"mape": float("nan"), "within10": float("nan")}
         if adapted.sample_scores is not None:

@@ -35,6 +35,7 @@ if __package__ in (None, ""):  # run as a script: make the repository importable
 import torch  # noqa: E402
 
 from correlation_trainer.checkpoint import CHECKPOINT_PREDICTORS  # noqa: E402
+from correlation_trainer.code_version import code_fingerprint, git_commit  # noqa: E402
 from correlation_trainer.cpu_setup import configure_cpu  # noqa: E402
 from correlation_trainer.evaluation import list_protocols  # noqa: E402
 from correlation_trainer.experiment import Experiment, ExperimentConfig  # noqa: E402
@@ -49,7 +50,7 @@ from correlation_trainer.representations import encoding_of, list_representation
 from correlation_trainer.results import (  # noqa: E402
     averaged_table, format_results, merge_results, per_device_table, results_frame,
 )
-from correlation_trainer.samplers import list_sampling_methods, list_sampling_metrics  # noqa: E402
+from nas_embedding_suite.samplers import list_sampling_methods, list_sampling_metrics  # noqa: E402
 from correlation_trainer.task_data import TaskData  # noqa: E402
 from nas_embedding_suite.data_directory import ENV_VAR, DataDirectory  # noqa: E402
 from nas_embedding_suite.errors import ArgumentParser, NasflatError, run_reporting_errors  # noqa: E402
@@ -122,10 +123,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="independently pretrained and fine-tuned models (same source archs and k "
                         "samples) whose standardised scores are averaged; costs that many times the "
                         "training")
-    p.add_argument("--sampling_metric", default=None, choices=list_sampling_metrics(),
+    p.add_argument("--sampling_metric", "--sampling-metric", "--sampler", dest="sampling_metric", default=None,
+                   choices=list_sampling_metrics(),
                    help="what the sampler of the k target archs looks at (flops: one arch from "
                         "each of k equal FLOPs buckets). Default: flops (nb201), random (fbnet)")
-    p.add_argument("--sampling_method", default="kmeancosine", choices=list_sampling_methods(),
+    p.add_argument("--sampling_method", "--sampling-method", dest="sampling_method", default="kmeancosine",
+                   choices=list_sampling_methods(),
                    help="how vector metrics (encodings) choose")
     p.add_argument("--source_sampon", action=argparse.BooleanOptionalAction, default=True,
                    help="choose the source archs with the sampler too (--no-source_sampon: random)")
@@ -316,7 +319,8 @@ def run(args: argparse.Namespace) -> None:
         run_key = hashlib.sha256((run_key + files).encode()).hexdigest()[:12]
     row_config = {"run_key": run_key, **asdict(config), "task": task.label,
                   "num_trials": args.num_trials, "name_desc": args.name_desc,
-                  "predictor_settings": json.dumps(experiment.predictor.settings(), sort_keys=True)}
+                  "predictor_settings": json.dumps(experiment.predictor.settings(), sort_keys=True),
+                  "code_commit": git_commit(), "code_fingerprint": code_fingerprint()}
     trials = results_frame(results, row_config, task.label)
     per_device = per_device_table(trials)
     averaged = averaged_table(trials)

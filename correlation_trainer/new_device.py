@@ -20,12 +20,12 @@ import pandas as pd
 from nas_embedding_suite.device_file import MeasuredDevice, read_device_file
 from nas_embedding_suite.errors import NasflatError
 from nas_embedding_suite.output_files import atomic_write_text, check_output_file
+from nas_embedding_suite.samplers import choose_new_device_samples
 
 from .checkpoint import AdaptedPredictor, latency_map
 from .evaluation import rank_correlations
-from .experiment import ExperimentConfig, TransferResult
-from .results import write_csv
-from .samplers import choose_new_device_samples
+from .experiment import ExperimentConfig
+from .results import TransferResult, write_csv
 from .task_data import TaskData, closest_source
 
 CHECKPOINT_FOLDER = "predictor"

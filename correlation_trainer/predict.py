@@ -26,7 +26,7 @@ from correlation_trainer.cpu_setup import configure_cpu  # noqa: E402
 from correlation_trainer.representations import encoding_of  # noqa: E402
 from correlation_trainer.results import write_csv  # noqa: E402
 from correlation_trainer.task_data import TaskData  # noqa: E402
-from nas_embedding_suite.cli import read_arch_list  # noqa: E402
+from nas_embedding_suite.arch_list import read_arch_list  # noqa: E402
 from nas_embedding_suite.data_directory import ENV_VAR, DataDirectory  # noqa: E402
 from nas_embedding_suite.errors import ArgumentParser, NasflatError, run_reporting_errors  # noqa: E402
 from nas_embedding_suite.output_files import check_output_file  # noqa: E402

@@ -21,7 +21,6 @@ atomically.
 """
 from __future__ import annotations
 
-import functools
 import hashlib
 import io
 import json
@@ -31,9 +30,10 @@ from typing import Dict, Optional
 
 import torch
 
+from nas_embedding_suite.output_files import atomic_write_bytes
 from nas_embedding_suite.safe_loading import load_torch_file
 
-from .results import atomic_write_bytes
+from .code_version import code_fingerprint
 
 #: Settings that do not change one pretraining: the list of source sizes (each pretraining's own
 #: size enters the key), the ensemble size (each member's index does) and those used only after
@@ -41,21 +41,6 @@ from .results import atomic_write_bytes
 AFTER_PRETRAINING = ("sample_sizes", "transfer_sample_sizes", "transfer_lr", "transfer_epochs",
                      "transfer_batch_size", "transfer_hwemb", "sample_seed_size", "eval_protocol",
                      "ensemble_size")
-PACKAGES = ("correlation_trainer", "nas_embedding_suite")
-
-
-@functools.lru_cache(maxsize=1)
-def code_fingerprint() -> str:
-    """Hash of every Python source file of the two packages (path and content)."""
-    root = Path(__file__).resolve().parents[1]
-    digest = hashlib.sha256()
-    for package in PACKAGES:
-        for path in sorted((root / package).rglob("*.py")):
-            digest.update(str(path.relative_to(root)).encode())
-            digest.update(path.read_bytes())
-    return digest.hexdigest()[:16]
-
-
 def data_fingerprint(data) -> str:
     """Hash of the arrays a pretraining reads beyond the code: the latency targets of every device
     and the per-arch and per-node inputs (an encoding file a user replaced changes it)."""

@@ -21,10 +21,31 @@ from typing import Dict, Iterator, List, Optional, Sequence
 
 import numpy as np
 import pandas as pd
+import torch
 
 from nas_embedding_suite.output_files import atomic_write_bytes
 
-__all__ = ["atomic_write_bytes"]  # re-exported: the job tools write through it
+
+@dataclass
+class TransferResult:
+    """One fine-tune on one target with k samples, evaluated."""
+
+    trial: int
+    source_size: int
+    k: int
+    target: str
+    spr: float
+    kdt: float
+    n_eval: int
+    hw_source: str
+    transfer_archs: np.ndarray
+    eval_archs: np.ndarray
+    predicted: np.ndarray
+    measured: np.ndarray
+    model_state: Optional[Dict[str, torch.Tensor]] = None  # the fine-tuned weights, when kept
+    mape: float = float("nan")  # of the scores calibrated to ms on the k samples (NaN: no calibration)
+    within10: float = float("nan")  # share of evaluated archs within 10 % of their measured latency
+
 
 _ARRAYS = ("transfer_archs", "eval_archs", "predicted", "measured")
 _SCALARS = ("trial", "source_size", "k", "target", "spr", "kdt", "n_eval", "hw_source")
@@ -47,8 +68,6 @@ def save_unit(path: Path, results: Sequence, config: Dict) -> None:
 
 def load_unit(path: Path) -> Optional[List]:
     """The results saved in ``path``, or None if it is absent or unreadable (then it is recomputed)."""
-    from .experiment import TransferResult
-
     if not path.is_file():
         return None
     try:

@@ -27,7 +27,8 @@ import pandas as pd  # noqa: E402
 
 from correlation_trainer.experiment import PREDICTOR_SETTINGS, ExperimentConfig  # noqa: E402
 from correlation_trainer.main import SPACE_DEFAULTS  # noqa: E402
-from correlation_trainer.results import atomic_write_bytes, read_results_csv, write_csv  # noqa: E402
+from correlation_trainer.results import read_results_csv, write_csv  # noqa: E402
+from nas_embedding_suite.output_files import atomic_write_bytes  # noqa: E402
 from nas_embedding_suite.errors import ArgumentParser, NasflatError, run_reporting_errors  # noqa: E402
 
 from jobs.line_state import read_json  # noqa: E402

@@ -22,7 +22,7 @@ if __package__ in (None, ""):
 
 import pandas as pd  # noqa: E402
 
-from correlation_trainer.results import atomic_write_bytes  # noqa: E402
+from nas_embedding_suite.output_files import atomic_write_bytes  # noqa: E402
 from nas_embedding_suite.errors import ArgumentParser, NasflatError, run_reporting_errors  # noqa: E402
 
 from jobs.aggregate import collect, geometric_mean, summarise  # noqa: E402

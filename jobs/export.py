@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Sequence
 
-from correlation_trainer.results import atomic_write_bytes
+from nas_embedding_suite.output_files import atomic_write_bytes
 
 from .job_list import JobLine
 from .line_state import LineFolder, read_json, write_json

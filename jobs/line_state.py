@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, Optional, Set
 
-from correlation_trainer.results import atomic_write_bytes
+from nas_embedding_suite.output_files import atomic_write_bytes
 
 DONE, RUNNING, FAILED, QUEUED, PENDING = "done", "running", "failed", "queued", "pending"
 STATES = (DONE, RUNNING, QUEUED, FAILED, PENDING)

@@ -24,7 +24,8 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from scipy.stats import kendalltau, spearmanr  # noqa: E402
 
-from correlation_trainer.results import atomic_write_bytes, load_unit  # noqa: E402
+from correlation_trainer.results import load_unit  # noqa: E402
+from nas_embedding_suite.output_files import atomic_write_bytes  # noqa: E402
 
 plt.rcParams.update({"font.size": 11, "axes.titlesize": 12, "axes.labelsize": 11, "legend.fontsize": 9})
 

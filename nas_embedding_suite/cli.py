@@ -14,9 +14,11 @@ from tqdm import tqdm
 
 from .data_directory import ENV_VAR, REPO_ROOT, DataDirectory
 from .devices import list_devices
-from .errors import ArgumentParser, NasflatError, read_text_file, run_reporting_errors
+from .arch_list import read_arch_list
+from .errors import ArgumentParser, NasflatError, run_reporting_errors
 from .latency_table import load_latency_table
 from .output_files import check_output_file
+from .samplers import list_sampling_methods, list_sampling_metrics
 from .spaces import get_space, list_spaces
 from .tasks import TaskSuite, device_correlations, make_split
 
@@ -129,21 +131,6 @@ def cmd_download(args, data_dir: None) -> None:
     print(f"data ready in {Path(args.dest).resolve()}; use --data_dir {args.dest} or {ENV_VAR}")
 
 
-def read_arch_list(path: Path, space) -> List[int]:
-    """Architecture indices from a file: one index or arch string per line (the first CSV column;
-    blank lines, ``#`` comments and a header line ``index`` or ``arch`` are skipped)."""
-    lines = read_text_file(path, "architecture list").splitlines()
-    indices = []
-    for line in lines:
-        text = line.strip()
-        if not text or text.startswith("#"):
-            continue
-        first = text.split(",", 1)[0].strip()
-        if first not in ("index", "arch"):
-            indices.append(space.resolve_arch(first))
-    return indices
-
-
 def measure_indices(args, space) -> List[int]:
     """The architectures ``measure`` should time: listed, read from a file, or chosen by a sampler."""
     given = sum(x is not None for x in (args.indices, args.indices_file, args.sampler))
@@ -152,7 +139,7 @@ def measure_indices(args, space) -> List[int]:
     if args.sampler is not None:
         if args.k is None or args.k < 1:
             raise NasflatError("--sampler needs --k, the number of architectures to choose (>= 1)")
-        from correlation_trainer.samplers import choose_new_device_samples
+        from .samplers import choose_new_device_samples
 
         return choose_new_device_samples(space, args.k, args.sampler, args.sampling_method, args.seed).tolist()
     if args.indices_file is not None:
@@ -301,11 +288,14 @@ def build_parser() -> argparse.ArgumentParser:
     command.add_argument("--indices", nargs="+", default=None, help="architecture indices or arch strings")
     command.add_argument("--indices-file", default=None,
                          help="file with one index or arch string per line (first CSV column)")
-    command.add_argument("--sampler", default=None,
-                         help="choose --k architectures with this sampling metric (flops, params, random, ...), "
-                              "exactly as the trainer's --choose_samples does")
+    command.add_argument("--sampling_metric", "--sampling-metric", "--sampler", dest="sampler", default=None,
+                         choices=list_sampling_metrics(), metavar="METRIC",
+                         help="choose --k architectures with this sampling metric (flops, params, random, an "
+                              "encoding...), exactly as the trainer's --choose_samples does; the trainer's "
+                              f"names: {', '.join(list_sampling_metrics())}")
     command.add_argument("--k", type=int, default=None, help="number of architectures the sampler chooses")
-    command.add_argument("--sampling-method", default="kmeancosine", help="method for encoding samplers")
+    command.add_argument("--sampling_method", "--sampling-method", dest="sampling_method", default="kmeancosine",
+                         choices=list_sampling_methods(), help="method for encoding samplers (the trainer's names)")
     command.add_argument("--seed", type=int, default=0, help="sampler seed (the trainer's --seed)")
     command.add_argument("--out", default=None,
                          help="device file to write or resume (default: measurements/<space>_<device-name>.csv)")

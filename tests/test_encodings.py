@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from correlation_trainer.samplers import SamplingContext, build_sampler, list_sampling_methods
+from nas_embedding_suite.samplers import SamplingContext, build_sampler, list_sampling_methods
 from nas_embedding_suite.arch2vec import Arch2VecSettings, arch2vec_vectors, train_arch2vec
 from nas_embedding_suite.cate import CateSettings, cate_vectors, similar_partners, train_cate
 from nas_embedding_suite.encoding_probe import ridge_probe

@@ -10,7 +10,7 @@ import torch
 
 from correlation_trainer import predict as predict_cli
 from correlation_trainer.main import main as trainer_main
-from correlation_trainer.samplers import choose_new_device_samples
+from nas_embedding_suite.samplers import choose_new_device_samples
 from nas_embedding_suite.cli import main as data_main
 from nas_embedding_suite.device_file import DeviceFileWriter, read_device_file
 from nas_embedding_suite.errors import DataError, NasflatError

@@ -13,7 +13,7 @@ from correlation_trainer.main import build_parser, main, make_config
 from correlation_trainer.predictors import Adaptation
 from correlation_trainer.pretrained_store import PretrainedStore, pretraining_settings
 from correlation_trainer.ranking_loss import pairwise_hinge_loss
-from correlation_trainer.samplers import SamplingContext, build_sampler, list_sampling_methods
+from nas_embedding_suite.samplers import SamplingContext, build_sampler, list_sampling_methods
 from correlation_trainer.task_data import TaskData, closest_source, minmax_per_device
 from nas_embedding_suite.errors import NasflatError
 from nas_embedding_suite.tasks import Task, TaskSuite
@@ -109,7 +109,7 @@ def test_vector_samplers_on_fbnet_zcp(fbnet):
 
 
 def test_kmeans_random_picks_one_member_per_cluster_away_from_the_centre(fbnet):
-    from correlation_trainer.samplers import _kmeans
+    from nas_embedding_suite.samplers import _kmeans
 
     context = SamplingContext(fbnet)
     vectors = context.vectors("zcp")

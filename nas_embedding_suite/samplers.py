@@ -21,9 +21,9 @@ from typing import Callable, Dict, List, Optional
 import numpy as np
 from scipy.cluster.vq import kmeans2
 
-from nas_embedding_suite.encodings import list_encodings, load_encoding
-from nas_embedding_suite.errors import NasflatError
-from nas_embedding_suite.registry import Registry
+from .encodings import list_encodings, load_encoding
+from .errors import NasflatError
+from .registry import Registry
 
 SCALAR_METRICS: Registry = Registry("sampling metric")
 VECTOR_METHODS: Registry = Registry("sampling method")
