@@ -11,25 +11,21 @@ any ranking.
 from __future__ import annotations
 
 import argparse
-import sys
-from pathlib import Path
 
 import numpy as np
 from scipy.stats import spearmanr
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from nas_embedding_suite.data_directory import DataDirectory  # noqa: E402
-from nas_embedding_suite.latency_table import load_latency_table  # noqa: E402
-from nas_embedding_suite.spaces import get_space  # noqa: E402
-from nas_embedding_suite.tasks import TaskSuite  # noqa: E402
+from nas_embedding_suite.data_directory import DataDirectory
+from nas_embedding_suite.latency_table import load_latency_table
+from nas_embedding_suite.spaces import get_space
+from nas_embedding_suite.tasks import TaskSuite
 
 
 def one_hot_design(space) -> np.ndarray:
-    """One-hot op choices per position plus a bias column."""
-    choices = space.op_matrix if space.name == "nb201" else space.choices
-    width = 5 if space.name == "nb201" else 9
-    encoded = np.eye(width)[choices].reshape(len(choices), -1)
+    """One-hot op choices per position (the graph's nodes between input and output) plus a bias
+    column; the columns of the input and output ops are all zero and change no fit."""
+    choices = space.graphs.op_ids[:, 1:-1]
+    encoded = np.eye(len(space.node_op_names))[choices].reshape(len(choices), -1)
     return np.concatenate([encoded, np.ones((len(choices), 1))], axis=1)
 
 

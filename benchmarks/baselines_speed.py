@@ -10,12 +10,9 @@ train nothing) on task ND (k = 5, 10, 20) or FD
 from __future__ import annotations
 
 import argparse
-import sys
 import tempfile
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from main_timing import timed_run  # noqa: E402
+from main_timing import timed_run
 
 METHODS = ["nasflat", "nasflat_plus", "roofline", "roofline_prior", "help", "multipredict", "closest_device",
            "flops", "params"]

@@ -11,17 +11,13 @@ Each run is a separate process; peak RSS is that process's maximum resident set 
 from __future__ import annotations
 
 import argparse
-import sys
 import tempfile
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from main_timing import ROOT, timed_run  # noqa: E402
+from main_timing import timed_run
 
 
 def full_space_inference(data_dir) -> None:
-    sys.path.insert(0, str(ROOT))
     import numpy as np
     import torch
 

@@ -21,14 +21,12 @@ from pathlib import Path
 import numpy as np
 from scipy.stats import spearmanr
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from correlation_trainer.predictors.roofline import loo_ridge, roofline_design  # noqa: E402
-from correlation_trainer.results import load_unit, load_unit_config  # noqa: E402
-from nas_embedding_suite.data_directory import DataDirectory  # noqa: E402
-from nas_embedding_suite.latency_table import load_latency_table  # noqa: E402
-from nas_embedding_suite.spaces import get_space  # noqa: E402
-from nas_embedding_suite.tasks import TaskSuite  # noqa: E402
+from correlation_trainer.predictors.roofline import loo_ridge, roofline_design
+from correlation_trainer.results import load_unit, load_unit_config
+from nas_embedding_suite.data_directory import DataDirectory
+from nas_embedding_suite.latency_table import load_latency_table
+from nas_embedding_suite.spaces import get_space
+from nas_embedding_suite.tasks import TaskSuite
 
 
 def standardised(values: np.ndarray) -> np.ndarray:

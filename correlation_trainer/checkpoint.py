@@ -35,17 +35,20 @@ from nas_embedding_suite.errors import DataError, NasflatError, one_line
 from nas_embedding_suite.safe_loading import load_torch_file
 
 from .experiment import ExperimentConfig
-from .predictors import build_nasflat_model
+from .predictors import build_nasflat_model, list_predictors
+from .predictors.base import predictor_class
 from .predictors.roofline import roofline_design
 from .task_data import TaskData
 from .training import predict
 
 STATES_FILE = "predictor.pt"
 CONFIG_FILE = "predictor.json"
-#: predictors whose adapted state is a linear fit on the cost totals, not NASFLAT weights
-LINEAR_PREDICTORS = ("roofline", "roofline_prior")
-#: every predictor a checkpoint can hold (``--target_device_file`` accepts these)
-CHECKPOINT_PREDICTORS = ("nasflat",) + LINEAR_PREDICTORS
+
+
+def checkpoint_predictors() -> List[str]:
+    """Every predictor a checkpoint can hold (``--target_device_file`` accepts these): those whose
+    class declares a ``checkpoint_kind``."""
+    return [name for name in list_predictors() if predictor_class(name).checkpoint_kind is not None]
 
 
 class CostLinearModel:
@@ -86,7 +89,7 @@ class AdaptedPredictor:
         self.target(name)
         mismatch = (f"the weights of checkpoint target '{name}' do not fit a {self.config.space} "
                     f"{self.config.predictor} model (was {CONFIG_FILE} edited or copied from another run?)")
-        if self.config.predictor in LINEAR_PREDICTORS:
+        if predictor_class(self.config.predictor).checkpoint_kind == "linear":
             columns = roofline_design(data.space).shape[1]
             models = []
             for state in self.states[name]:
@@ -155,7 +158,9 @@ class AdaptedPredictor:
             raise DataError(f"no predictor checkpoint at {path} ({CONFIG_FILE} is missing)")
         try:
             record = json.loads(config_path.read_text(encoding="utf-8"))
-            config = ExperimentConfig(**record["config"])
+            stored = dict(record["config"])
+            stored["predictor_options"] = tuple(tuple(pair) for pair in stored.get("predictor_options", ()))
+            config = ExperimentConfig(**stored)
             devices, targets, task = list(record["devices"]), dict(record["targets"]), str(record["task"])
         except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError) as exc:
             raise DataError(f"{config_path} is not a predictor checkpoint: {one_line(str(exc))[:160]}") from None

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
@@ -19,14 +19,18 @@ from nas_embedding_suite.samplers import SamplingContext, build_sampler
 from .evaluation import PROTOCOLS, rank_correlations
 from .latency_calibration import LinearCalibration, latency_errors
 from .predictors import PREDICTORS, Adaptation, FewShotPredictor
+from .predictors.base import predictor_options
 from .pretrained_store import PretrainedStore, pretraining_settings
 from .results import TransferResult, load_unit, save_unit
 from .task_data import TaskData
 
 
-#: Settings only one method reads: the others leave them out of their run key, and a row of
-#: another method that recorded one is no variant of it.
-PREDICTOR_SETTINGS = {"meta_episodes": "help", "plus_parts": "nasflat_plus"}
+def own_settings() -> Dict[str, List[str]]:
+    """Settings only some methods read (their declared options that are not in every run key):
+    name -> the methods that read it. The others leave them out of their run key, and a row of
+    another method that recorded one is no variant of it."""
+    return {name: readers for name, (option, readers) in predictor_options().items()
+            if not option.in_every_run_key}
 
 
 @dataclass(frozen=True)
@@ -68,12 +72,30 @@ class ExperimentConfig:
     sample_seed_size: Optional[int] = None
     eval_protocol: str = "honest"
     device: str = "cpu"
+    # values of declared predictor options that have no field above, as sorted (name, value) pairs
+    predictor_options: Tuple[Tuple[str, object], ...] = ()
+
+    def option(self, name: str):
+        """The value of predictor option ``name`` (a field, or one of ``predictor_options``)."""
+        if name in _FIELDS:
+            return getattr(self, name)
+        values = dict(self.predictor_options)
+        if name not in values:
+            raise KeyError(f"no predictor option '{name}' in this configuration")
+        return values[name]
+
+    def settings(self) -> dict:
+        """Every setting as a dict; ``predictor_options`` flattened in, left out when empty."""
+        settings = asdict(self)
+        options = settings.pop("predictor_options")
+        settings.update({name: value for name, value in options})
+        return settings
 
     def _hashed(self) -> dict:
-        settings = asdict(self)
-        for name, owner in PREDICTOR_SETTINGS.items():
-            if self.predictor != owner:
-                del settings[name]
+        settings = self.settings()
+        for name, readers in own_settings().items():
+            if self.predictor not in readers:
+                settings.pop(name, None)
         # fields added after results were first saved are left out at their defaults, so that
         # earlier runs keep their keys
         for name, default in (("predictor", "nasflat"), ("sample_seed_size", None), ("supp_dropout", None),
@@ -97,6 +119,9 @@ class ExperimentConfig:
         return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
+_FIELDS = frozenset(f.name for f in fields(ExperimentConfig))
+
+
 def _seed_sequence(*parts: int) -> np.random.SeedSequence:
     return np.random.SeedSequence([int(p) & 0xFFFFFFFF for p in parts])
 
@@ -117,11 +142,13 @@ class Experiment:
     def __init__(self, config: ExperimentConfig, data: TaskData, unit_dir: Optional[Path] = None,
                  show_progress: bool = True,
                  transfer_samples: Optional[Dict[Tuple[int, int], np.ndarray]] = None,
-                 keep_models: bool = False, pretrained_store: Optional[PretrainedStore] = None):
+                 keep_models: bool = False, pretrained_store: Optional[PretrainedStore] = None,
+                 check_budget: bool = True):
         """``transfer_samples[(target, k)]``, when given, are the k samples of that target in every
         trial instead of the sampler's choice (measured device files); ``keep_models`` keeps each
         fine-tuned model's weights in its :class:`TransferResult`; ``pretrained_store``, when
-        given, supplies pretrainings an earlier run already did and keeps new ones."""
+        given, supplies pretrainings an earlier run already did and keeps new ones; ``check_budget``
+        False lets a target hold only its k samples (fitting without evaluating, as the API does)."""
         self.config = config
         self.pretrained_store = pretrained_store
         self.transfer_samples = dict(transfer_samples or {})
@@ -132,7 +159,7 @@ class Experiment:
         self.sampler = build_sampler(config.sampling_metric, config.sampling_method)
         self.torch_device = torch.device(config.device)
         self._vectors: Dict[str, np.ndarray] = {}  # encodings the sampler loaded, shared by all draws
-        for k in config.transfer_sample_sizes:
+        for k in config.transfer_sample_sizes if check_budget else ():
             data.check_budget(k)
         self.data = data.to(self.torch_device)
         self.predictor: FewShotPredictor = PREDICTORS.get(config.predictor)(
@@ -192,7 +219,7 @@ class Experiment:
             )
         if c.source_sampon:
             mean_source = np.nanmean(self.data.table.values[self.data.source_devices], axis=0)
-            context = SamplingContext(self.data.space, mean_source, self._vectors)
+            context = SamplingContext(self.data.space, mean_source, self._vectors, predictor=self.predictor)
             return self.sampler(pool, source_size, rng, context)
         return rng.choice(pool, size=source_size, replace=False)
 
@@ -217,9 +244,11 @@ class Experiment:
             store.save(key, state, settings)
         return state
 
-    def choose_samples(self, trial: int, source_size: int, target: int, k: int) -> Tuple[np.ndarray, np.random.SeedSequence]:
+    def choose_samples(self, trial: int, source_size: int, target: int, k: int,
+                       state=None) -> Tuple[np.ndarray, np.random.SeedSequence]:
         """The k samples of ``target`` in this trial (the fixed ones when given, else the sampler's
-        seeded choice among its measured archs) and the seed sequence of their adaptation."""
+        seeded choice among its measured archs, which may look at the predictor and its pretrained
+        ``state``) and the seed sequence of their adaptation."""
         c = self.config
         seed_size = source_size if c.sample_seed_size is None else c.sample_seed_size
         seq = _seed_sequence(c.seed, trial, seed_size, 1, target, k)
@@ -227,7 +256,8 @@ class Experiment:
         if (target, k) in self.transfer_samples:
             archs = np.asarray(self.transfer_samples[(target, k)], dtype=np.int64)
         else:
-            context = SamplingContext(self.data.space, self.data.table.values[target], self._vectors)
+            context = SamplingContext(self.data.space, self.data.table.values[target], self._vectors,
+                                      predictor=self.predictor, state=state)
             archs = np.asarray(self.sampler(self.data.measured(target), k, rng, context), dtype=np.int64)
         if len(np.unique(archs)) != k:
             raise NasflatError(f"sampler {c.sampling_metric} returned duplicate architectures")
@@ -246,7 +276,7 @@ class Experiment:
                  bar) -> TransferResult:
         """Choose k samples on ``target``, let the predictor adapt each pretrained ensemble member
         (``pretrained``: one state per member) to them, and evaluate the members' average."""
-        archs, seq = self.choose_samples(trial, source_size, target, k)
+        archs, seq = self.choose_samples(trial, source_size, target, k, pretrained[0])
         eval_archs = self.protocol.eval_archs(self.data.measured(target),
                                               np.union1d(archs, self.predictor.known_archs()))
         truth = self.data.table.values[target, eval_archs]

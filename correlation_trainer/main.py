@@ -25,50 +25,36 @@ import math
 import os
 import sys
 import time
-from dataclasses import asdict
 from pathlib import Path
 from typing import Optional, Sequence
 
-if __package__ in (None, ""):  # run as a script: make the repository importable
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import torch
 
-import torch  # noqa: E402
-
-from correlation_trainer.checkpoint import CHECKPOINT_PREDICTORS  # noqa: E402
-from correlation_trainer.code_version import code_fingerprint, git_commit  # noqa: E402
-from correlation_trainer.cpu_setup import configure_cpu  # noqa: E402
-from correlation_trainer.evaluation import list_protocols  # noqa: E402
-from correlation_trainer.experiment import Experiment, ExperimentConfig  # noqa: E402
-from correlation_trainer.models.graph_layers import FUSE_METHODS, GNN_TYPES  # noqa: E402
-from correlation_trainer.predictors import PREDICTORS, list_predictors  # noqa: E402
-from correlation_trainer.predictors.nasflat_plus import PLUS_PARTS  # noqa: E402
-from correlation_trainer.new_device import (  # noqa: E402
+from correlation_trainer.checkpoint import checkpoint_predictors
+from correlation_trainer.code_version import code_fingerprint, git_commit
+from correlation_trainer.configuration import build_config, setting_names
+from correlation_trainer.cpu_setup import configure_cpu
+from correlation_trainer.evaluation import list_protocols
+from correlation_trainer.experiment import Experiment, ExperimentConfig
+from correlation_trainer.predictors import PREDICTORS, list_predictors
+from correlation_trainer.predictors.base import predictor_options
+from correlation_trainer.new_device import (
     fixed_transfer_samples, load_measured, write_choice, write_new_device_outputs,
 )
-from correlation_trainer.pretrained_store import PretrainedStore  # noqa: E402
-from correlation_trainer.representations import encoding_of, list_representations  # noqa: E402
-from correlation_trainer.results import (  # noqa: E402
+from correlation_trainer.pretrained_store import PretrainedStore
+from correlation_trainer.representations import encoding_of, list_representations
+from correlation_trainer.results import (
     averaged_table, format_results, merge_results, per_device_table, results_frame,
 )
-from nas_embedding_suite.samplers import list_sampling_methods, list_sampling_metrics  # noqa: E402
-from correlation_trainer.task_data import TaskData  # noqa: E402
-from nas_embedding_suite.data_directory import ENV_VAR, DataDirectory  # noqa: E402
-from nas_embedding_suite.errors import ArgumentParser, NasflatError, run_reporting_errors  # noqa: E402
-from nas_embedding_suite.output_files import check_output_file, check_output_folder  # noqa: E402
-from nas_embedding_suite.encodings import list_encodings, load_encoding  # noqa: E402
-from nas_embedding_suite.spaces import get_space, list_spaces  # noqa: E402
-from nas_embedding_suite.spaces.base import GRAPH_MODES  # noqa: E402
-from nas_embedding_suite.tasks import TaskSuite  # noqa: E402
-
-#: Defaults that differ between spaces. Source sizes, transfer lr and epochs are the reference
-#: settings (NASFLAT spec, sections 4 and 9); dropout, the fine-tuning batch and the sampler were
-#: chosen by measurement (README, "Choosing the defaults").
-SPACE_DEFAULTS = {
-    "nb201": {"sample_sizes": [16], "transfer_lr": 3e-3, "transfer_epochs": 40, "dropout": 0.0,
-              "transfer_batch_size": None, "sampling_metric": "flops"},
-    "fbnet": {"sample_sizes": [800], "transfer_lr": 1e-3, "transfer_epochs": 30, "dropout": 0.1,
-              "transfer_batch_size": 16, "sampling_metric": "random"},
-}
+from nas_embedding_suite.samplers import list_sampling_methods, list_sampling_metrics
+from correlation_trainer.task_data import TaskData
+from nas_embedding_suite.data_directory import ENV_VAR, DataDirectory
+from nas_embedding_suite.errors import ArgumentParser, NasflatError, run_reporting_errors
+from nas_embedding_suite.output_files import check_output_file, check_output_folder
+from nas_embedding_suite.encodings import list_encodings, load_encoding
+from nas_embedding_suite.spaces import get_space, list_spaces
+from nas_embedding_suite.spaces.base import GRAPH_MODES
+from nas_embedding_suite.tasks import TaskSuite
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -81,12 +67,6 @@ def build_parser() -> argparse.ArgumentParser:
                    help="nasflat (the GNN), or a reference: flops, params (rank by them), "
                         "closest_device (the best-correlated source device's latencies on the k samples)")
     p.add_argument("--space", default="nb201", choices=list_spaces(), help="search space")
-    p.add_argument("--meta_episodes", type=int, default=2000,
-                   help="--predictor help: meta-training episodes (8 source devices each)")
-    p.add_argument("--plus_parts", nargs="+", default=list(ExperimentConfig.plus_parts), choices=PLUS_PARTS,
-                   help="--predictor nasflat_plus: cost (cost totals in the supplementary vector), "
-                        "nodes (per-op cost features beside the op embeddings), base (roofline fit "
-                        "as a residual base); base alone measured best (README, NASFLAT+ ablation)")
     p.add_argument("--task_index", default="0",
                    help="task index within the space (0-5, 9999 = quick task) or a label such as ND")
     p.add_argument("--representation", default="adj_gin", choices=list_representations(),
@@ -107,18 +87,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--transfer_batch_size", type=int, default=None,
                    help="fine-tuning batch size (0 = all k samples in one batch). "
                         "Default: all k (nb201), 16 (fbnet)")
-    p.add_argument("--transfer_hwemb", action=argparse.BooleanOptionalAction, default=True,
-                   help="initialise the target's hardware embedding from the most correlated source")
-    p.add_argument("--hwemb_to_mlp", action=argparse.BooleanOptionalAction, default=False,
-                   help="feed the hardware embedding to the head instead of every op embedding")
-    p.add_argument("--gnn_type", default="ensemble", choices=GNN_TYPES, help="graph layer type")
-    p.add_argument("--ensemble_fuse_method", default="add", choices=FUSE_METHODS,
-                   help="how the ensemble layer fuses its two branches")
-    p.add_argument("--dropout", type=float, default=None,
-                   help="dropout of the head and encoding MLP. Default: 0 (nb201), 0.1 (fbnet)")
-    p.add_argument("--supp_dropout", type=float, default=None,
-                   help="dropout of the encoding MLP alone (adj_gin_<encoding> representations). "
-                        "Default: the same as --dropout")
     p.add_argument("--ensemble_size", type=int, default=1,
                    help="independently pretrained and fine-tuned models (same source archs and k "
                         "samples) whose standardised scores are averaged; costs that many times the "
@@ -149,6 +117,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "(same settings, trial, threads and code; other k, fine-tuning or evaluation "
                         "settings) reuses it, with the same numbers. Default: <out_dir>/pretrained; "
                         "'none' keeps nothing")
+    add_predictor_options(p)
     p.add_argument("--data_dir", default=None, help=f"data directory (default: ${ENV_VAR}, ./data, ../shared/data)")
     p.add_argument("--trust_modified_data", action="store_true",
                    help="use data files that differ from SHA256SUMS (edited on purpose) with a warning "
@@ -169,41 +138,36 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def add_predictor_options(parser: argparse.ArgumentParser) -> None:
+    """One flag per option the registered predictors declare (``FewShotPredictor.options``); its
+    help names the predictors that read it. Defaults are filled in by :func:`make_config`, so that
+    a flag given to a predictor that does not read it can be told from one left out."""
+    group = parser.add_argument_group("options of some predictors only")
+    for name, (option, readers) in predictor_options().items():
+        kwargs = {"default": argparse.SUPPRESS, "help": f"{option.help} [--predictor {', '.join(readers)}]"}
+        if option.boolean:
+            kwargs["action"] = argparse.BooleanOptionalAction
+        else:
+            kwargs.update({key: value for key, value in (("type", option.type), ("nargs", option.nargs),
+                                                         ("choices", option.choices)) if value is not None})
+        if not option.space_default and not option.boolean:
+            kwargs["help"] += f" (default: {_shown(option.default)})"
+        elif option.boolean:
+            kwargs["help"] += f" (default: {'on' if option.default else 'off'})"
+        group.add_argument(f"--{name}", **kwargs)
+
+
+def _shown(value) -> str:
+    return " ".join(map(str, value)) if isinstance(value, (list, tuple)) else str(value)
+
+
 def make_config(args: argparse.Namespace, space: str, task_index: int) -> ExperimentConfig:
-    """The :class:`ExperimentConfig` of parsed flags, with the per-space defaults filled in."""
-    defaults = SPACE_DEFAULTS[space]
-
-    def pick(name):
-        value = getattr(args, name)
-        return defaults[name] if value is None else value
-
-    batch = pick("transfer_batch_size")
-    # every baseline draws the k samples that NASFLAT's default run draws (same seeds)
-    sample_seed_size = None if args.predictor == "nasflat" else defaults["sample_sizes"][0]
-    return ExperimentConfig(
-        predictor=args.predictor, sample_seed_size=sample_seed_size, space=space,
-        task_index=task_index, representation=args.representation, graph_mode=args.graph_mode,
-        sample_sizes=tuple(source_sizes(args, space)),
-        transfer_sample_sizes=tuple(transfer_sizes(args)), seed=args.seed, epochs=args.epochs,
-        lr=args.lr, weight_decay=args.weight_decay, eta_min=args.eta_min, batch_size=args.batch_size,
-        transfer_lr=pick("transfer_lr"), transfer_epochs=pick("transfer_epochs"),
-        transfer_batch_size=batch or None, transfer_hwemb=args.transfer_hwemb,
-        hwemb_to_mlp=args.hwemb_to_mlp, gnn_type=args.gnn_type,
-        ensemble_fuse_method=args.ensemble_fuse_method, dropout=pick("dropout"),
-        supp_dropout=args.supp_dropout, ensemble_size=args.ensemble_size,
-        sampling_metric=pick("sampling_metric"), sampling_method=args.sampling_method,
-        source_sampon=args.source_sampon, meta_episodes=args.meta_episodes,
-        plus_parts=tuple(args.plus_parts),
-        eval_protocol=args.eval_protocol, device=args.device,
-    )
-
-
-def source_sizes(args: argparse.Namespace, space: str):
-    """Source archs per device: as given, else the predictor's own default, else the space's."""
-    if args.sample_sizes is not None:
-        return args.sample_sizes
-    own = PREDICTORS.get(args.predictor).source_sizes
-    return [own[space]] if space in own else SPACE_DEFAULTS[space]["sample_sizes"]
+    """The :class:`ExperimentConfig` of parsed flags, with the per-space and per-predictor defaults
+    filled in (:func:`~correlation_trainer.configuration.build_config`)."""
+    settings = {name: getattr(args, name, None) for name in setting_names()
+                if name not in ("predictor", "space", "task_index")}
+    settings["transfer_sample_sizes"] = transfer_sizes(args)
+    return build_config(args.predictor, space, task_index, **settings)
 
 
 def transfer_sizes(args: argparse.Namespace):
@@ -213,11 +177,21 @@ def transfer_sizes(args: argparse.Namespace):
     return [20] if args.target_device_file else [5, 10, 20]
 
 
+def check_option_readers(args: argparse.Namespace) -> None:
+    """An option given to a predictor that does not read it is an error naming those that do."""
+    for name, (option, readers) in predictor_options().items():
+        if getattr(args, name, None) is not None and args.predictor not in readers:
+            raise NasflatError(f"--{name} is an option of --predictor {', '.join(readers)}; "
+                               f"--predictor {args.predictor} does not read it")
+
+
 def check_args(args: argparse.Namespace) -> None:
     """Reject values argparse cannot check, with one clear line each."""
+    check_option_readers(args)
     for name in ("num_trials", "epochs", "batch_size", "threads", "meta_episodes", "ensemble_size"):
         minimum = 0 if name in ("epochs", "meta_episodes") else 1
-        if getattr(args, name) < minimum:
+        value = getattr(args, name, None)
+        if value is not None and value < minimum:
             raise NasflatError(f"--{name} must be at least {minimum}")
     if args.sample_sizes is not None and any(s < 0 for s in args.sample_sizes):
         raise NasflatError("--sample_sizes must be 0 or positive")
@@ -234,8 +208,8 @@ def check_args(args: argparse.Namespace) -> None:
         if args.ensemble_size > 1:
             raise NasflatError("--target_device_file keeps one model per trial in its checkpoint; "
                                "use --ensemble_size 1")
-        if args.predictor not in CHECKPOINT_PREDICTORS:
-            raise NasflatError(f"--target_device_file works with --predictor {', '.join(CHECKPOINT_PREDICTORS)} "
+        if args.predictor not in checkpoint_predictors():
+            raise NasflatError(f"--target_device_file works with --predictor {', '.join(checkpoint_predictors())} "
                                "(the predictors a checkpoint can hold)")
         if len(transfer_sizes(args)) != 1 or (args.sample_sizes is not None and len(args.sample_sizes) != 1):
             raise NasflatError("with --target_device_file give one --transfer_sample_sizes and one --sample_sizes value")
@@ -257,7 +231,7 @@ def check_args(args: argparse.Namespace) -> None:
     if args.transfer_batch_size is not None and args.transfer_batch_size != 0 and args.transfer_batch_size < 2:
         raise NasflatError("--transfer_batch_size must be 0 (all k) or at least 2 (the loss compares pairs)")
     for flag in ("dropout", "supp_dropout"):
-        value = getattr(args, flag)
+        value = getattr(args, flag, None)
         if value is not None and not 0.0 <= value < 1.0:
             raise NasflatError(f"--{flag} must be in [0, 1)")
     if args.device.startswith("cuda") and not torch.cuda.is_available():
@@ -317,7 +291,7 @@ def run(args: argparse.Namespace) -> None:
     if measured:  # the same settings on other measurements are another run
         files = "".join(Path(m.path).read_text(encoding="utf-8") for m in measured)
         run_key = hashlib.sha256((run_key + files).encode()).hexdigest()[:12]
-    row_config = {"run_key": run_key, **asdict(config), "task": task.label,
+    row_config = {"run_key": run_key, **config.settings(), "task": task.label,
                   "num_trials": args.num_trials, "name_desc": args.name_desc,
                   "predictor_settings": json.dumps(experiment.predictor.settings(), sort_keys=True),
                   "code_commit": git_commit(), "code_fingerprint": code_fingerprint()}

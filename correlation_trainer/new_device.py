@@ -25,6 +25,7 @@ from nas_embedding_suite.samplers import choose_new_device_samples
 from .checkpoint import AdaptedPredictor, latency_map
 from .evaluation import rank_correlations
 from .experiment import ExperimentConfig
+from .predictors.base import display_name
 from .results import TransferResult, write_csv
 from .task_data import TaskData, closest_source
 
@@ -85,8 +86,6 @@ def write_choice(space, config: ExperimentConfig, k: int, path: Optional[Path] =
     return text
 
 
-#: how the report names each predictor's rows
-METHOD_NAMES = {"nasflat": "NASFLAT", "roofline": "roofline", "roofline_prior": "roofline with source prior"}
 
 
 def _reference_rows(data: TaskData, target: int, samples: np.ndarray, eval_archs: np.ndarray,
@@ -132,7 +131,7 @@ def write_new_device_outputs(config: ExperimentConfig, data: TaskData, measured:
         truth = truth_row[eval_archs]
         trial_spr = np.array([r.spr for r in runs])
         trial_kdt = np.array([r.kdt for r in runs])
-        method = METHOD_NAMES.get(config.predictor, config.predictor)
+        method = display_name(config.predictor)
         rows = [{"ranking": f"{method}, mean of {len(runs)} trial(s)", "spr": trial_spr.mean(),
                  "kdt": trial_kdt.mean(), "spr_std": trial_spr.std(ddof=1) if len(runs) > 1 else 0.0,
                  "kdt_std": trial_kdt.std(ddof=1) if len(runs) > 1 else 0.0}]

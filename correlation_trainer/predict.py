@@ -15,23 +15,20 @@ import sys
 from pathlib import Path
 from typing import List, Optional, Sequence
 
-if __package__ in (None, ""):  # run as a script: make the repository importable
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import numpy as np
+import pandas as pd
 
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-
-from correlation_trainer.checkpoint import AdaptedPredictor  # noqa: E402
-from correlation_trainer.cpu_setup import configure_cpu  # noqa: E402
-from correlation_trainer.representations import encoding_of  # noqa: E402
-from correlation_trainer.results import write_csv  # noqa: E402
-from correlation_trainer.task_data import TaskData  # noqa: E402
-from nas_embedding_suite.arch_list import read_arch_list  # noqa: E402
-from nas_embedding_suite.data_directory import ENV_VAR, DataDirectory  # noqa: E402
-from nas_embedding_suite.errors import ArgumentParser, NasflatError, run_reporting_errors  # noqa: E402
-from nas_embedding_suite.output_files import check_output_file  # noqa: E402
-from nas_embedding_suite.spaces import get_space  # noqa: E402
-from nas_embedding_suite.tasks import TaskSuite  # noqa: E402
+from correlation_trainer.checkpoint import AdaptedPredictor
+from correlation_trainer.cpu_setup import configure_cpu
+from correlation_trainer.representations import encoding_of
+from correlation_trainer.results import write_csv
+from correlation_trainer.task_data import TaskData
+from nas_embedding_suite.arch_list import read_arch_list
+from nas_embedding_suite.data_directory import ENV_VAR, DataDirectory
+from nas_embedding_suite.errors import ArgumentParser, NasflatError, run_reporting_errors
+from nas_embedding_suite.output_files import check_output_file
+from nas_embedding_suite.spaces import get_space
+from nas_embedding_suite.tasks import TaskSuite
 
 
 def build_parser() -> argparse.ArgumentParser:

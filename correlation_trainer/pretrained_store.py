@@ -24,7 +24,6 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-from dataclasses import asdict
 from pathlib import Path
 from typing import Dict, Optional
 
@@ -58,7 +57,7 @@ def pretraining_settings(config, trial: int, source_size: int, data, member: int
     target sampler, unless it also picks the source archs), plus trial, source size, ensemble
     member (when above 0), the task's devices (the hardware-embedding table has a row for each), the data's fingerprint, threads and
     the code fingerprint."""
-    settings = asdict(config)
+    settings = config.settings()
     for name in AFTER_PRETRAINING:
         settings.pop(name)
     if member > 0:  # member 0 of an ensemble is the single model: it shares that model's key

@@ -13,35 +13,32 @@ writes to.
 """
 from __future__ import annotations
 
-import argparse
 import math
 import sys
 from dataclasses import fields
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
-if __package__ in (None, ""):
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import pandas as pd
 
-import pandas as pd  # noqa: E402
+from correlation_trainer.experiment import ExperimentConfig, own_settings
+from correlation_trainer.predictors.base import PREDICTORS, predictor_class, predictor_options
+from correlation_trainer.results import read_results_csv, write_csv
+from nas_embedding_suite.output_files import atomic_write_bytes
+from nas_embedding_suite.errors import ArgumentParser, NasflatError, run_reporting_errors
+from nas_embedding_suite.spaces import list_spaces, space_class
 
-from correlation_trainer.experiment import PREDICTOR_SETTINGS, ExperimentConfig  # noqa: E402
-from correlation_trainer.main import SPACE_DEFAULTS  # noqa: E402
-from correlation_trainer.results import read_results_csv, write_csv  # noqa: E402
-from nas_embedding_suite.output_files import atomic_write_bytes  # noqa: E402
-from nas_embedding_suite.errors import ArgumentParser, NasflatError, run_reporting_errors  # noqa: E402
-
-from jobs.line_state import read_json  # noqa: E402
+from jobs.line_state import read_json
 
 #: the methods that read ``--representation`` (for the others it is no variant)
-GRAPH_PREDICTORS = ("nasflat", "nasflat_plus")
 #: Settings that do not make a variant: they identify the run or are columns of their own.
 NOT_VARIANT = {"space", "task_index", "sample_sizes", "transfer_sample_sizes", "seed", "device", "predictor",
-               "sample_seed_size"}
-#: Per-space reference values: main.py's SPACE_DEFAULTS, and the ZCP encoding of the FBNet headline.
-SPACE_REFERENCE = {space: {name: value for name, value in defaults.items() if name != "sample_sizes"}
-                   for space, defaults in SPACE_DEFAULTS.items()}
-SPACE_REFERENCE["fbnet"]["representation"] = "adj_gin_zcp"
+               "sample_seed_size", "predictor_options"}
+#: Per-space reference values: each space's trainer defaults (``default_settings``) and the
+#: settings of its headline (``headline_settings``, e.g. the ZCP encoding of the FBNet headline).
+SPACE_REFERENCE = {space: {**{name: value for name, value in space_class(space).default_settings.items()
+                              if name != "sample_sizes"}, **space_class(space).headline_settings}
+                   for space in list_spaces()}
 #: Study of the lines that follow no "# study:" line.
 DEFAULT_STUDY = "default"
 KEY_COLUMNS = ["study", "method", "variant", "space", "task", "target_device", "source_size", "k", "trial"]
@@ -64,13 +61,15 @@ def _same(value, reference) -> bool:
 def variant_of(row: Dict) -> str:
     """The settings of a result row that differ from the reference ones, as ``name=value`` text."""
     reference = {f.name: f.default for f in fields(ExperimentConfig) if f.name not in NOT_VARIANT}
+    for name, (option, _) in predictor_options().items():  # options declared beyond the fields
+        reference.setdefault(name, option.default)
     reference.update(SPACE_REFERENCE.get(str(row.get("space")), {}))
     predictor = str(row.get("predictor", "nasflat"))
-    if predictor not in GRAPH_PREDICTORS:
+    if predictor not in PREDICTORS or not predictor_class(predictor).reads_representation:
         reference.pop("representation")  # the other methods bring their own inputs
-    for name, owner in PREDICTOR_SETTINGS.items():
-        if predictor != owner:
-            reference.pop(name)
+    for name, readers in own_settings().items():
+        if predictor not in readers:
+            reference.pop(name, None)
     changed = [f"{name}={row[name]}" for name, default in reference.items()
                if name in row and not pd.isna(row[name]) and not _same(row[name], default)]
     return " ".join(changed) or "reference"

@@ -11,26 +11,21 @@ best value of each column is bold.
 """
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from pathlib import Path
 from typing import List, Optional, Sequence
 
-if __package__ in (None, ""):
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import pandas as pd
 
-import pandas as pd  # noqa: E402
+from nas_embedding_suite.output_files import atomic_write_bytes
+from nas_embedding_suite.errors import ArgumentParser, NasflatError, run_reporting_errors
 
-from nas_embedding_suite.output_files import atomic_write_bytes  # noqa: E402
-from nas_embedding_suite.errors import ArgumentParser, NasflatError, run_reporting_errors  # noqa: E402
-
-from jobs.aggregate import collect, geometric_mean, summarise  # noqa: E402
+from correlation_trainer.predictors.base import table_rank
+from jobs.aggregate import collect, geometric_mean, summarise
 
 #: The studies whose lines give NASFLAT's reference-setting rows (the others vary one setting).
 NASFLAT_STUDIES = ("headline", "few_shot_fbnet")
-METHOD_ORDER = ["nasflat_plus", "nasflat", "roofline", "roofline_prior", "help", "multipredict",
-                "closest_device", "flops", "params"]
 
 
 def comparison_summary(folders: Sequence[Path]) -> pd.DataFrame:
@@ -68,8 +63,7 @@ def comparison_markdown(summary: pd.DataFrame) -> str:
     parts = ["Spearman rho (honest protocol), mean over trials of the average over each task's target "
              "devices; gm = geometric mean over the space's tasks; best per column in bold.", ""]
     present = list(dict.fromkeys(summary["method"]))
-    methods = sorted(present, key=lambda m: (METHOD_ORDER.index(m.split(" ")[0])
-                                             if m.split(" ")[0] in METHOD_ORDER else len(METHOD_ORDER), m))
+    methods = sorted(present, key=lambda m: (table_rank(m.split(" ")[0]), m))
     for space, by_space in summary.groupby("space", sort=False):
         tasks = list(dict.fromkeys(by_space["task"]))
         for k in sorted(by_space["k"].unique()):

@@ -19,15 +19,12 @@ import sys
 from pathlib import Path
 from typing import List, Optional, Sequence
 
-if __package__ in (None, ""):
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from nas_embedding_suite.errors import ArgumentParser, NasflatError, run_reporting_errors
+from nas_embedding_suite.output_files import check_output_folder
 
-from nas_embedding_suite.errors import ArgumentParser, NasflatError, run_reporting_errors  # noqa: E402
-from nas_embedding_suite.output_files import check_output_folder  # noqa: E402
-
-from jobs.job_list import JobLine, executable_lines, load_job_list  # noqa: E402
-from jobs.line_state import STATES, LineFolder, live_slurm_jobs  # noqa: E402
-from jobs.runner import build_argv  # noqa: E402
+from jobs.job_list import JobLine, executable_lines, load_job_list
+from jobs.line_state import STATES, LineFolder, live_slurm_jobs
+from jobs.runner import build_argv
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 

@@ -18,14 +18,14 @@ from typing import List
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-from scipy.stats import kendalltau, spearmanr  # noqa: E402
+import matplotlib.pyplot as plt
+from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+import numpy as np
+import pandas as pd
+from scipy.stats import kendalltau, spearmanr
 
-from correlation_trainer.results import load_unit  # noqa: E402
-from nas_embedding_suite.output_files import atomic_write_bytes  # noqa: E402
+from correlation_trainer.results import load_unit
+from nas_embedding_suite.output_files import atomic_write_bytes
 
 plt.rcParams.update({"font.size": 11, "axes.titlesize": 12, "axes.labelsize": 11, "legend.fontsize": 9})
 

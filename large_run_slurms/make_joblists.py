@@ -20,13 +20,10 @@ A line is marked False when it cannot run (the accuracy sampler outside NB201).
 """
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from correlation_trainer.main import SPACE_DEFAULTS  # noqa: E402
+from nas_embedding_suite.spaces import list_spaces, space_class
 
 HERE = Path(__file__).resolve().parent
 TASKS = [("nb201", t) for t in range(6)] + [("fbnet", t) for t in range(6)]
@@ -42,12 +39,12 @@ VECTOR_METRICS = ["zcp", "arch2vec", "cate", "a2vcatezcp"]
 VECTOR_METHODS = ["kmeans", "cosine", "cosine_greedy", "kmeancosine"]
 REPRESENTATIONS = ["adj_gin", "adj_gin_pf", "adj_gin_zcp", "adj_gin_arch2vec", "adj_gin_cate", "adj_gin_a2vcatezcp"]
 SOURCE_SIZES = [4, 8, 16, 32, 64, 128, 512]
-#: main.py defaults per space: a change equal to one is left out, so equal experiments are equal
-#: commands.
+#: main.py defaults per space (the spaces' ``default_settings``): a change equal to one is left out,
+#: so equal experiments are equal commands.
 DEFAULTS = {
     space: {"--sampling_metric": values["sampling_metric"], "--sampling_method": "kmeancosine",
             "--gnn_type": "ensemble", "--sample_sizes": " ".join(map(str, values["sample_sizes"]))}
-    for space, values in SPACE_DEFAULTS.items()
+    for space, values in ((name, space_class(name).default_settings) for name in list_spaces())
 }
 
 
@@ -62,7 +59,7 @@ def command(space: str, task: int, changes: Dict[str, str], flags: Tuple[str, ..
     for name, value in options.items():
         words += [name] + value.split()
     words += list(flags) + ["--no_progress"]
-    runnable = not (metric == "accuracy" and space != "nb201")  # every encoding exists in both spaces
+    runnable = metric != "accuracy" or space_class(space).has_accuracies  # every encoding exists in both spaces
     return " ".join(words), runnable
 
 

@@ -116,8 +116,8 @@ def cmd_make_tasks(args, data_dir: DataDirectory) -> None:
     print(f"train ({len(train)}): {', '.join(train)}")
     print(f"test ({len(test)}): {', '.join(test)}")
     print(f"mean Spearman between train and test devices: {across:.3f}")
-    print("task_suite.yaml entry:")
-    print(f"  - {{label: NEW, index: NEW, train: [{', '.join(train)}], test: [{', '.join(test)}]}}")
+    print(f"entry for the {args.space} space's task file (spaces/{args.space}/tasks.yaml):")
+    print(f"- {{label: NEW, index: NEW, train: [{', '.join(train)}], test: [{', '.join(test)}]}}")
 
 
 def cmd_download(args, data_dir: None) -> None:
@@ -193,10 +193,10 @@ def cmd_encode(args, data_dir: DataDirectory) -> None:
 
     from .encodings import load_encoding, raw_zcp
 
-    if args.validate and args.space != "nb201":
-        raise NasflatError("--validate compares the computed NB201 proxies with NASLib's file; "
-                           "FBNet's proxies are read from the published file")
     space = get_space(args.space, data_dir)
+    if args.validate and not space.proxy_reference:
+        raise NasflatError(f"--validate compares computed proxies with a published reference; the {args.space} "
+                           "space has none (its proxies, if any, are read from a published file)")
     kinds = ENCODING_KINDS if args.kind == "all" else [args.kind]
     for kind in kinds:
         started = time.time()
@@ -208,10 +208,8 @@ def cmd_encode(args, data_dir: DataDirectory) -> None:
         print(f"{args.space} {kind}: {shape[0]} x {shape[1]} ready in {time.time() - started:.1f} s "
               f"(peak RSS of this process {_peak_rss_mib():.0f} MiB)")
         if kind == "zcp" and args.validate:
-            from .nb201_zcp import naslib_agreement
-
-            agreement = naslib_agreement(space, raw)
-            print("Spearman between these proxies and NASLib's partial file (725 cells, CIFAR-10 batches):")
+            agreement = space.proxy_agreement(raw)
+            print(f"Spearman between these proxies and {space.proxy_reference}:")
             print(format_table(["proxy", "spearman"], [[k, f"{v:.3f}"] for k, v in agreement.items()]))
 
 
@@ -222,7 +220,7 @@ def cmd_encoding_report(args, data_dir: DataDirectory) -> None:
     space = get_space(args.space, data_dir)
     table = load_latency_table(space, PROBE_DEVICES)
     targets = {f"latency {name}": table.latencies(name) for name in PROBE_DEVICES}
-    if args.space == "nb201":
+    if space.has_accuracies:
         targets["CIFAR-10 accuracy"] = space.accuracies["cifar10"].to_numpy()
     rows = []
     kinds = ["zcp", "arch2vec", "cate", "a2vcatezcp", "pf"] if args.kind == "all" else [args.kind]

@@ -1,14 +1,16 @@
 """Per-architecture supplementary vectors (encodings) used as model inputs and by samplers.
 
-- ``zcp``: 13 zero-cost proxies, normalised as the spec says. FBNet: NASFLAT's published file.
-  NB201: computed by this project (:mod:`.nb201_zcp`, about 1.5 hours on two CPU cores, resumable);
-  build it once with ``python -m nas_embedding_suite encode --space nb201 --kind zcp``.
+- ``zcp``: 13 zero-cost proxies (the space's ``raw_proxies``), normalised as the spec says. FBNet:
+  NASFLAT's published file. NB201: computed by this project (:mod:`.spaces.nb201.proxies`, about
+  1.5 hours on two CPU cores, resumable); build it once with
+  ``python -m nas_embedding_suite encode --space nb201 --kind zcp``.
 - ``arch2vec`` (:mod:`.arch2vec`) and ``cate`` (:mod:`.cate`): 32-d vectors of encoders trained
   here, unsupervised, on every architecture of the space; built on first use (minutes) and cached.
   Upstream files (``arch2vec-model-dim_32_search_space_<space>-<space>.pt`` holding
   ``{index: {'feature': 32-d}}``, ``cate_<space>.pt`` holding ``{'embeddings': [N, 32]}``) placed in
-  ``<data dir>/encodings/`` are read instead (``<space>`` is ``nb201``/``nasbench201`` or
-  ``fbnet``; indices in the space's own order).
+  ``<data dir>/encodings/`` are read instead (``<space>`` is one of the space's
+  ``upstream_names``, e.g. ``nb201``/``nasbench201`` or ``fbnet``; indices in the space's own
+  order).
 - ``a2vcatezcp`` (CAZ): arch2vec, CATE and the proxies side by side (77-d).
 - ``pf``: log parameter count and log FLOPs from the project's analytic costs.
 
@@ -18,7 +20,6 @@ by the data files it derives from and the builder's settings.
 from __future__ import annotations
 
 import hashlib
-import json
 from pathlib import Path
 from typing import Callable, List, Optional
 
@@ -34,7 +35,6 @@ ENCODINGS: Registry = Registry("encoding")
 _MINMAX = {"epe_nas", "jacov", "l2_norm", "nwot", "plain", "zen"}
 _LOG_MINMAX = {"fisher", "flops", "grad_norm", "params", "snip", "synflow"}
 _ZSCORE = {"grasp"}
-FBNET_ZCP_FILE = "nasflat_latency/fbnet_zcp/zc_fbnet.json"
 #: Bumped when the arch2vec or CATE models change, so that old cached vectors are not reused.
 LEARNED_VERSION = 1
 
@@ -81,28 +81,6 @@ def normalise_zcp(raw: np.ndarray) -> np.ndarray:
     return out
 
 
-def read_fbnet_zcp(space) -> np.ndarray:
-    """Raw proxies [5000, 13] of FBNet in ``arch.pt`` order, matched by the choice-id key."""
-    path = space.data_dir.file(FBNET_ZCP_FILE)
-    try:
-        records = json.loads(path.read_text(encoding="utf-8"))
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise DataError(f"{path} is not valid JSON: {' '.join(str(exc).split())[:120]}") from None
-    raw = np.full((space.num_archs, len(ZCP_NAMES)), np.nan)
-    for key, proxies in records.items():
-        index = space.index_of_key(key)
-        if index < 0:
-            continue
-        try:
-            raw[index] = [float(proxies[n]) for n in ZCP_NAMES]
-        except (KeyError, TypeError, ValueError):
-            raise DataError(f"{path}: entry {key} lacks one of the 13 proxies") from None
-    if np.isnan(raw).any():
-        missing = int(np.isnan(raw).any(axis=1).sum())
-        raise DataError(f"{path} has no (finite) proxies for {missing} FBNet architectures")
-    return raw
-
-
 @ENCODINGS.register("zcp")
 def zcp_encoding(space, progress: bool = True, build: bool = True) -> np.ndarray:
     """13 normalised zero-cost proxies."""
@@ -110,15 +88,9 @@ def zcp_encoding(space, progress: bool = True, build: bool = True) -> np.ndarray
 
 
 def raw_zcp(space, progress: bool = True, build: bool = False, workers: int = 1) -> np.ndarray:
-    """The raw proxies [A, 13]: FBNet's file, or NB201's computed table (built only if ``build``,
-    in ``workers`` processes)."""
-    if space.name == "fbnet":
-        return read_fbnet_zcp(space)
-    if space.name == "nb201":
-        from .nb201_zcp import nb201_raw_zcp
-
-        return nb201_raw_zcp(space, progress=progress, build_missing=build, workers=workers)
-    raise NasflatError(f"no zero-cost proxies for the {space.name} space")
+    """The raw proxies [A, 13] of the space (:meth:`~.spaces.base.SearchSpace.raw_proxies`: FBNet's
+    file, or NB201's computed table, built only if ``build``, in ``workers`` processes)."""
+    return space.raw_proxies(progress=progress, build=build, workers=workers)
 
 
 @ENCODINGS.register("arch2vec")
@@ -150,13 +122,10 @@ def params_flops_encoding(space, progress: bool = True, build: bool = True) -> n
     return np.stack([_minmax(np.log(space.params)), _minmax(np.log(space.flops))], axis=1)
 
 
-UPSTREAM_NAMES = {"nb201": ("nb201", "nasbench201"), "fbnet": ("fbnet",)}
-
-
 def upstream_file(space, kind: str) -> Optional[Path]:
     """The user-supplied upstream file of ``kind`` (arch2vec or cate) for ``space``, if present."""
     folder = space.data_dir.root / "encodings"
-    for alias in UPSTREAM_NAMES.get(space.name, (space.name,)):
+    for alias in space.upstream_names or (space.name,):
         name = (f"arch2vec-model-dim_32_search_space_{alias}-{alias}.pt" if kind == "arch2vec"
                 else f"cate_{alias}.pt")
         if (folder / name).is_file():

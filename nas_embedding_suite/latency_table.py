@@ -10,7 +10,6 @@ import numpy as np
 from .array_cache import cached_arrays
 from .devices import Device, get_device, list_devices
 from .errors import DataError
-from .safe_loading import load_latbench_pickle, load_torch_file
 from .spaces.base import SearchSpace
 
 
@@ -53,33 +52,10 @@ class LatencyTable:
         return LatencyTable(self.space, [self.devices[r] for r in rows], self.values[rows])
 
 
-def _read_help_file(path: Path, num_archs: int) -> np.ndarray:
-    values = load_torch_file(path)
-    try:
-        array = np.asarray(values, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise DataError(f"{path} should hold a list of {num_archs} latencies") from None
-    if array.shape != (num_archs,):
-        raise DataError(f"{path} holds {array.size} latencies; expected {num_archs}")
-    if not np.all(np.isfinite(array)) or np.any(array <= 0):
-        raise DataError(f"{path} holds non-finite or non-positive latencies")
-    return array
-
-
-def _read_latbench_file(path: Path, space: SearchSpace) -> np.ndarray:
-    table = load_latbench_pickle(path)
-    row = np.full(space.num_archs, np.nan)
-    for vector, seconds in table.items():
-        row[space.index_of_latbench_tuple(vector)] = seconds * 1000.0
-    return row
-
-
 def read_device_file(device: Device, space: SearchSpace) -> np.ndarray:
-    """One device's latencies in ms from its source file (no cache)."""
-    path = space.data_dir.file(device.file)
-    if device.source == "LatBench":
-        return _read_latbench_file(path, space)
-    return _read_help_file(path, space.num_archs)
+    """One device's latencies in ms from its source file (no cache), read by the space
+    (:meth:`~nas_embedding_suite.spaces.base.SearchSpace.read_latencies`)."""
+    return space.read_latencies(device)
 
 
 def load_latency_table(

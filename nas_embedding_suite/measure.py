@@ -2,8 +2,8 @@
 
 Protocol (recorded in the header of every device file):
 
-- the network of the architecture (spec section 2; NB201: CIFAR-10 network, FBNet: the
-  HW-NAS-Bench CIFAR-100 network), freshly built with PyTorch's default initialisation, in
+- the network of the architecture (the space's ``build_network``, spec section 2; NB201: CIFAR-10
+  network, FBNet: the HW-NAS-Bench CIFAR-100 network), freshly built with PyTorch's default initialisation, in
   ``model.eval()`` and under ``torch.inference_mode()``, float32;
 - input: a fixed random batch of ``batch_size`` x 3 x 32 x 32 (both spaces use 32x32 inputs);
 - ``torch.set_num_threads(threads)`` for the whole run (CPU);
@@ -31,7 +31,6 @@ from tqdm import tqdm
 
 from .device_file import DeviceFileWriter, MeasuredDevice, read_device_file
 from .errors import NasflatError
-from .networks import FBNET_CHOICES, NB201_OPS, build_fbnet_network, build_nb201_network
 
 INPUT_SIZE = (3, 32, 32)
 
@@ -93,12 +92,8 @@ def machine_description(torch_device: str = "cpu") -> str:
 
 
 def build_network(space, index: int) -> torch.nn.Module:
-    """The PyTorch network of architecture ``index`` of ``space`` (nb201 or fbnet)."""
-    if space.name == "nb201":
-        return build_nb201_network([NB201_OPS[op] for op in space.op_matrix[index]])
-    if space.name == "fbnet":
-        return build_fbnet_network([FBNET_CHOICES[c] for c in space.choices[index]])
-    raise NasflatError(f"no network builder for space '{space.name}'")
+    """The PyTorch network of architecture ``index`` of ``space`` (its ``build_network``)."""
+    return space.build_network(index)
 
 
 @contextmanager

@@ -26,6 +26,10 @@ class Registry(Generic[T]):
 
         return decorate
 
+    def unregister(self, name: str) -> T:
+        """Remove ``name`` and return what it named (for tests that register a part for a while)."""
+        return self._items.pop(name)
+
     def get(self, name: str) -> T:
         """The object registered as ``name``; an :class:`UnknownNameError` lists the valid names."""
         try:

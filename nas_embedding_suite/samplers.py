@@ -10,7 +10,11 @@
   use ``--sampling_method`` (``kmeans``, ``kmeans_random``, ``cosine``, ``cosine_greedy``,
   ``kmeancosine`` or ``kmeancosine_random``).
 
-Every sampler returns k distinct indices from the pool.
+Every sampler returns k distinct indices from the pool. Three registries take new ones:
+``register_sampler`` (a whole sampler ``(pool, k, rng, context) -> indices``, e.g. an
+experimental design that looks at the predictor through ``context.predictor`` / ``context.state``),
+``SCALAR_METRICS`` (a value per architecture, sampled by buckets) and ``VECTOR_METHODS`` (how
+vector metrics choose). See ``docs/extending.md``.
 """
 from __future__ import annotations
 
@@ -25,17 +29,23 @@ from .encodings import list_encodings, load_encoding
 from .errors import NasflatError
 from .registry import Registry
 
+SAMPLERS: Registry = Registry("sampler")
 SCALAR_METRICS: Registry = Registry("sampling metric")
 VECTOR_METHODS: Registry = Registry("sampling method")
+register_sampler = SAMPLERS.register
 
 
 @dataclass
 class SamplingContext:
-    """What samplers may look at: the space and, for the oracle, the target's latencies."""
+    """What samplers may look at: the space, for the oracle the target's latencies, and the
+    predictor that the samples will feed with its pretrained state (``None`` where there is none:
+    choosing the samples of a new device before any training)."""
 
     space: object
     target_latency: Optional[np.ndarray] = None  # [A] ms, NaN where unmeasured
     encoding_cache: Dict[str, np.ndarray] = field(default_factory=dict)  # shared across draws
+    predictor: Optional[object] = None  # the FewShotPredictor of the run
+    state: Optional[object] = None  # its pretrained state (what ``pretrain`` returned)
 
     def vectors(self, encoding: str) -> np.ndarray:
         """The encoding's vectors for every architecture (loaded once)."""
@@ -46,7 +56,7 @@ class SamplingContext:
 
 def list_sampling_metrics() -> List[str]:
     """Every valid ``--sampling_metric``."""
-    return ["random"] + SCALAR_METRICS.names() + list_encodings()
+    return SAMPLERS.names() + SCALAR_METRICS.names() + list_encodings()
 
 
 def list_sampling_methods() -> List[str]:
@@ -61,6 +71,12 @@ def _check(pool: np.ndarray, k: int) -> np.ndarray:
     if k < 1:
         raise NasflatError(f"the number of samples must be positive, got {k}")
     return pool
+
+
+@register_sampler("random")
+def random_sample(pool: np.ndarray, k: int, rng: np.random.Generator, context: SamplingContext) -> np.ndarray:
+    """Uniform without replacement."""
+    return rng.choice(pool, size=k, replace=False)
 
 
 def bucket_sample(pool: np.ndarray, values: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
@@ -186,10 +202,11 @@ def build_sampler(metric: str, method: str = "kmeancosine") -> Callable:
     Unknown names raise an error listing the valid ones; vector metrics whose encoding is not
     available fail when first used.
     """
-    if metric == "random":
+    if metric in SAMPLERS:
+        choose = SAMPLERS.get(metric)
+
         def sample(pool, k, rng, context):
-            pool = _check(pool, k)
-            return rng.choice(pool, size=k, replace=False)
+            return choose(_check(pool, k), k, rng, context)
         return sample
     if metric in SCALAR_METRICS:
         values_of = SCALAR_METRICS.get(metric)

@@ -1,7 +1,9 @@
 """The task suite: which devices are sources (train) and which are targets (test).
 
 Tasks are addressed by ``(space, task_index)`` as in the original ``--task_index`` flag, or by the
-paper's label (ND, N1-N4, NA, FD, F1-F4, FA; NQ/FQ are the quick tasks, index 9999).
+paper's label (ND, N1-N4, NA, FD, F1-F4, FA; NQ/FQ are the quick tasks, index 9999). Each search
+space brings its own tasks (:meth:`~nas_embedding_suite.spaces.base.SearchSpace.task_entries`,
+e.g. ``spaces/nb201/tasks.yaml``); the suite is those of every registered space.
 """
 from __future__ import annotations
 
@@ -16,8 +18,7 @@ from scipy.stats import spearmanr
 
 from .devices import get_device, list_devices
 from .errors import NasflatError, UnknownNameError
-
-SUITE_FILE = Path(__file__).with_name("task_suite.yaml")
+from .spaces import list_spaces, space_class
 
 
 @dataclass(frozen=True)
@@ -39,14 +40,19 @@ class Task:
 
 @dataclass
 class TaskSuite:
-    """All tasks, loaded from ``task_suite.yaml``; every device name is checked against the catalog."""
+    """All tasks of the registered spaces; every device name is checked against the space's devices."""
 
     tasks: List[Task] = field(default_factory=list)
 
     @classmethod
-    def load(cls, path: Path = SUITE_FILE) -> "TaskSuite":
-        """Read the suite and check that each device of each task exists in its space."""
-        spec = yaml.safe_load(path.read_text(encoding="utf-8"))
+    def load(cls, path: Optional[Path] = None) -> "TaskSuite":
+        """The tasks of every registered space, in registration order (or, with ``path``, those of
+        a YAML file mapping space names to lists of task entries), each device of each task checked
+        to exist in its space."""
+        if path is None:
+            spec = {name: space_class(name).task_entries() for name in list_spaces()}
+        else:
+            spec = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
         tasks = []
         for space, entries in spec.items():
             for entry in entries:

@@ -13,7 +13,7 @@ from nas_embedding_suite.encoding_probe import ridge_probe
 from nas_embedding_suite.encodings import load_encoding, read_upstream
 from nas_embedding_suite.errors import DataError, NasflatError
 from nas_embedding_suite.latency_table import load_latency_table
-from nas_embedding_suite.nb201_zcp import naslib_agreement, nb201_raw_zcp, representative_cells
+from nas_embedding_suite.spaces.nb201.proxies import naslib_agreement, nb201_raw_zcp, representative_cells
 from nas_embedding_suite.zero_cost_proxies import (
     ZCP_NAMES, ProxyBatch, _gradient_scores, _synflow, compute_proxies, naswot_score,
 )

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from nas_embedding_suite.errors import ArchitectureError
-from nas_embedding_suite.spaces.fbnet import BLOCK_NAMES, choices_key, parse_choices
+from nas_embedding_suite.spaces.fbnet.space import BLOCK_NAMES, choices_key, parse_choices
 
 
 def test_architectures_and_keys(fbnet, data_dir):

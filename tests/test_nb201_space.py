@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from nas_embedding_suite.errors import ArchitectureError
-from nas_embedding_suite.spaces.nb201 import (
+from nas_embedding_suite.spaces.nb201.cells import (
     OP_NAMES, cell_graphs, naslib_tuple, ops_from_naslib_tuple, ops_to_arch_str, parse_arch_str,
 )
 

@@ -6,20 +6,12 @@ import pytest
 import torch
 from scipy.stats import spearmanr
 
-from nas_embedding_suite import nb201_metrics
-from nas_embedding_suite.analytic_costs import (
-    fbnet_layer_cost_table,
-    fbnet_params_flops,
-    nb201_op_cost_table,
-    nb201_params_flops,
-)
-from nas_embedding_suite.networks import (
-    FBNET_CHOICES,
-    NB201_OPS,
-    build_fbnet_network,
-    build_nb201_network,
-    count_params_flops,
-)
+from nas_embedding_suite.networks import count_params_flops
+from nas_embedding_suite.spaces.fbnet.costs import fbnet_layer_cost_table, fbnet_params_flops
+from nas_embedding_suite.spaces.fbnet.network import FBNET_CHOICES, build_fbnet_network
+from nas_embedding_suite.spaces.nb201 import metrics as nb201_metrics
+from nas_embedding_suite.spaces.nb201.costs import nb201_op_cost_table, nb201_params_flops
+from nas_embedding_suite.spaces.nb201.network import NB201_OPS, build_nb201_network
 
 torch.set_num_threads(2)
 

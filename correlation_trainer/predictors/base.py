@@ -10,7 +10,7 @@ evaluation architectures. Predictors see tensors and device indices (a
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, List, Optional, Sequence
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -18,13 +18,36 @@ import torch
 from nas_embedding_suite.registry import Registry
 
 PREDICTORS: Registry = Registry("predictor")
-#: HELP's meta-training archs per source device (spec section 10), the baselines' source budget
-HELP_SOURCE_SIZES = {"nb201": 900, "fbnet": 4000}
 
 
 def list_predictors() -> List[str]:
     """Every valid ``--predictor``."""
     return PREDICTORS.names()
+
+
+def predictor_class(name: str) -> type:
+    """The registered predictor class ``name`` (an error lists the valid names)."""
+    return PREDICTORS.get(name)
+
+
+def predictor_options() -> Dict[str, Tuple[PredictorOption, List[str]]]:
+    """Every declared option: name -> (its declaration, the predictors that read it), in
+    registration order."""
+    found: Dict[str, Tuple[PredictorOption, List[str]]] = {}
+    for name in PREDICTORS.names():
+        for option in PREDICTORS.get(name).options:
+            found.setdefault(option.name, (option, []))[1].append(name)
+    return found
+
+
+def display_name(name: str) -> str:
+    """How tables name predictor ``name`` (its ``display_name``, else the name itself)."""
+    return (PREDICTORS.get(name).display_name or name) if name in PREDICTORS else name
+
+
+def table_rank(name: str) -> Tuple[int, str]:
+    """Sort key of a predictor in comparison tables (unknown names last)."""
+    return (PREDICTORS.get(name).table_order if name in PREDICTORS else 10_000, name)
 
 
 def seeded_generator(seq: np.random.SeedSequence) -> torch.Generator:
@@ -69,24 +92,70 @@ class Adaptation:
         return cls(scores, members[0].hw_source, None, sample_scores)
 
 
+@dataclass(frozen=True)
+class PredictorOption:
+    """A command-line option that only some predictors read, declared by each predictor that reads
+    it (``FewShotPredictor.options``); ``main.py`` adds one flag ``--<name>`` for it.
+
+    The value reaches the predictor as ``config.<name>`` when :class:`ExperimentConfig` has that
+    field (the options that existed before this declaration), else as
+    ``config.option("<name>")``. Giving the flag with a predictor that does not declare it is an
+    error that names the predictors that do.
+    """
+
+    name: str
+    default: Any
+    help: str
+    type: Optional[Callable[[str], Any]] = None
+    nargs: Optional[str] = None
+    choices: Optional[Sequence[Any]] = None
+    #: a --name / --no-name switch
+    boolean: bool = False
+    #: the default is the search space's (``SearchSpace.default_settings[name]``) instead of ``default``
+    space_default: bool = False
+    #: the option is in the run key of every predictor, readers or not (options whose result rows
+    #: were first written before predictors declared their options keep their keys this way)
+    in_every_run_key: bool = False
+
+
 class FewShotPredictor:
     """Base class: a method that pretrains on source devices and adapts to a target on k samples.
 
     Subclasses set ``name`` (the ``--predictor`` value) and implement :meth:`pretrain` and
     :meth:`adapt`. ``config`` is the run's ExperimentConfig; a method uses the settings that
     apply to it and states its own fixed settings in :meth:`settings` (recorded in each result row).
+    What the command line, the tables and the checkpoints need to know about a predictor are
+    class attributes here, not tables elsewhere.
     """
 
     name = ""
+    #: how tables and reports name the method
+    display_name = ""
+    #: position in comparison tables (smaller first)
+    table_order = 100
+    #: the options only this method (and others declaring the same) reads
+    options: Tuple[PredictorOption, ...] = ()
+    #: whether it reads ``--representation`` and ``--graph_mode`` (the graph and encodings)
+    reads_representation = False
+    #: what a checkpoint of the adapted method holds: "weights" (a state dict per trial),
+    #: "linear" (cost-feature coefficients) or None (the method cannot be checkpointed)
+    checkpoint_kind: Optional[str] = None
     #: whether the method learns from the source devices (zero-shot references do not train)
     pretrains = True
-    #: default source archs per device, by space, when it differs from NASFLAT's (``--sample_sizes``)
-    source_sizes: Dict[str, int] = {}
+    #: whether its default source archs per device are the space's ``help_source_size`` (HELP's
+    #: meta-training budget, spec section 10) instead of NASFLAT's (``--sample_sizes``)
+    help_source_budget = False
 
     def __init__(self, config, data, torch_device: torch.device):
         self.config = config
         self.data = data
         self.torch_device = torch_device
+
+    @classmethod
+    def default_source_size(cls, space) -> Optional[int]:
+        """Source archs per device of this method on ``space`` (a SearchSpace class) when it differs
+        from the space's ``default_settings["sample_sizes"]``; None when it does not."""
+        return space.help_source_size if cls.help_source_budget else None
 
     def settings(self) -> Dict[str, Any]:
         """The method's own fixed hyperparameters (beyond ExperimentConfig), for the result rows."""

@@ -26,7 +26,7 @@ from torch.func import functional_call
 
 from ..models.graph_layers import self_and_predecessor_sum
 from ..models.help_regressor import HardwareModulator, HelpRegressor
-from .base import HELP_SOURCE_SIZES, PREDICTORS, Adaptation, FewShotPredictor, seeded_generator
+from .base import PREDICTORS, Adaptation, FewShotPredictor, PredictorOption, seeded_generator
 
 INNER_STEPS = 2
 INNER_LR_INIT = 1e-3
@@ -99,12 +99,15 @@ class HelpPredictor(FewShotPredictor):
     """HELP: a hardware-conditioned, meta-learned latency regressor."""
 
     name = "help"
-    source_sizes = HELP_SOURCE_SIZES
+    display_name = "HELP"
+    table_order = 50
+    options = (PredictorOption("meta_episodes", 2000, "meta-training episodes (8 source devices each)", type=int),)
+    help_source_budget = True
 
     def __init__(self, config, data, torch_device):
         super().__init__(config, data, torch_device)
         self.references = np.asarray(data.space.help_reference_archs)
-        self.encoder = "gcn" if data.space.name == "nb201" else "mlp"
+        self.encoder = data.space.baseline_encoder
         self.inputs = self._architecture_inputs()
         values = data.table.values
         embeddings = np.stack([scale_into_range(values[d, self.references], values[d, self.references])

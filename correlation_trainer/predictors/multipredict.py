@@ -8,7 +8,7 @@ predictions are averaged.
 
 Its per-architecture vector is the published zero-cost-proxy encoding on FBNet; on NB201, log
 params and FLOPs (``pf``) stand in, so that its results do not depend on the proxies this project
-computes itself (``ENCODING_OF_SPACE``; the comparison table was measured this way).
+computes itself (the space's ``multipredict_encoding``; the comparison table was measured this way).
 """
 from __future__ import annotations
 
@@ -25,12 +25,10 @@ from nas_embedding_suite.encodings import load_encoding
 from ..models.multipredict import MultiPredictModel
 from ..task_data import closest_source
 from ..training import FitSettings, fit, predict
-from .base import HELP_SOURCE_SIZES, PREDICTORS, Adaptation, FewShotPredictor, seeded_generator
+from .base import PREDICTORS, Adaptation, FewShotPredictor, seeded_generator
 
 LEARNING_RATE = 4e-4
 FINETUNES = 10
-#: The per-architecture vector MultiPredict gets in each space.
-ENCODING_OF_SPACE = {"fbnet": "zcp", "nb201": "pf"}
 
 
 def l1_loss(scores: torch.Tensor, targets: torch.Tensor, generator=None) -> torch.Tensor:
@@ -43,12 +41,14 @@ class MultiPredictPredictor(FewShotPredictor):
     """MultiPredict: regression of scaled latency with a learned device embedding."""
 
     name = "multipredict"
-    source_sizes = HELP_SOURCE_SIZES
+    display_name = "MultiPredict"
+    table_order = 60
+    help_source_budget = True
 
     def __init__(self, config, data, torch_device):
         super().__init__(config, data, torch_device)
-        self.encoding = ENCODING_OF_SPACE.get(data.space.name, "pf")
-        self.encoder = "gcn" if data.space.name == "nb201" else "mlp"
+        self.encoding = data.space.multipredict_encoding
+        self.encoder = data.space.baseline_encoder
         vectors = torch.from_numpy(load_encoding(self.encoding, data.space)).to(torch_device)
         self.data = replace(data, supplementary=vectors)
 

@@ -9,9 +9,26 @@ import numpy as np
 import torch
 
 from ..models import NASFLATModel
+from ..models.graph_layers import FUSE_METHODS, GNN_TYPES
 from ..task_data import TaskData, closest_source
 from ..training import FitSettings, fit, predict
-from .base import PREDICTORS, Adaptation, FewShotPredictor, seeded_generator
+from .base import PREDICTORS, Adaptation, FewShotPredictor, PredictorOption, seeded_generator
+
+#: The GNN's options (NASFLAT and NASFLAT+). They were in every run key before predictors declared
+#: their options, and stay there so that earlier results keep their keys.
+GNN_OPTIONS = (
+    PredictorOption("gnn_type", "ensemble", "graph layer type", choices=GNN_TYPES, in_every_run_key=True),
+    PredictorOption("ensemble_fuse_method", "add", "how the ensemble layer fuses its two branches",
+                    choices=FUSE_METHODS, in_every_run_key=True),
+    PredictorOption("transfer_hwemb", True, "initialise the target's hardware embedding from the most "
+                    "correlated source", boolean=True, in_every_run_key=True),
+    PredictorOption("hwemb_to_mlp", False, "feed the hardware embedding to the head instead of every op "
+                    "embedding", boolean=True, in_every_run_key=True),
+    PredictorOption("dropout", None, "dropout of the head and encoding MLP. Default: the space's "
+                    "(0 nb201, 0.1 fbnet)", type=float, space_default=True, in_every_run_key=True),
+    PredictorOption("supp_dropout", None, "dropout of the encoding MLP alone (adj_gin_<encoding> "
+                    "representations). Default: the same as --dropout", type=float, in_every_run_key=True),
+)
 
 
 def build_nasflat_model(config, data: TaskData, num_devices: int) -> NASFLATModel:
@@ -35,6 +52,11 @@ class NasflatPredictor(FewShotPredictor):
     """NASFLAT: every setting comes from the ExperimentConfig (the CLI flags)."""
 
     name = "nasflat"
+    display_name = "NASFLAT"
+    table_order = 20
+    options = GNN_OPTIONS
+    reads_representation = True
+    checkpoint_kind = "weights"
 
     def build_model(self) -> NASFLATModel:
         """A freshly initialised model (seed torch before calling)."""

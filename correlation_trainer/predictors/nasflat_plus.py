@@ -22,8 +22,8 @@ from typing import Dict, Sequence
 import numpy as np
 import torch
 
-from .base import PREDICTORS
-from .nasflat import NasflatPredictor
+from .base import PREDICTORS, PredictorOption
+from .nasflat import GNN_OPTIONS, NasflatPredictor
 from .roofline import TOTALS, loo_ridge, roofline_design
 
 PLUS_PARTS = ("cost", "nodes", "base")
@@ -49,6 +49,13 @@ class NasflatPlusPredictor(NasflatPredictor):
     """NASFLAT+ : the NASFLAT GNN with cost features and a roofline residual base."""
 
     name = "nasflat_plus"
+    display_name = "NASFLAT+"
+    table_order = 10
+    options = GNN_OPTIONS + (PredictorOption(
+        "plus_parts", ("base",), "which parts to use: cost (cost totals in the supplementary vector), "
+        "nodes (per-op cost features beside the op embeddings), base (roofline fit as a residual base); "
+        "base alone measured best (README, NASFLAT+ ablation)", nargs="+", choices=PLUS_PARTS),)
+    checkpoint_kind = None
 
     def __init__(self, config, data, torch_device):
         super().__init__(config, data, torch_device)

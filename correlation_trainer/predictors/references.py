@@ -29,6 +29,8 @@ class FlopsReference(_StaticRanking):
     """Rank by the analytic FLOPs of each architecture."""
 
     name = "flops"
+    display_name = "FLOPs ranking"
+    table_order = 80
 
     def values(self) -> np.ndarray:
         return self.data.space.flops
@@ -39,6 +41,8 @@ class ParamsReference(_StaticRanking):
     """Rank by the analytic parameter count of each architecture."""
 
     name = "params"
+    display_name = "params ranking"
+    table_order = 90
 
     def values(self) -> np.ndarray:
         return self.data.space.params
@@ -51,6 +55,8 @@ class ClosestDeviceReference(FewShotPredictor):
     LatBench devices) get its median latency."""
 
     name = "closest_device"
+    display_name = "closest source device"
+    table_order = 70
     pretrains = False
 
     def pretrain(self, archs, seq, progress):

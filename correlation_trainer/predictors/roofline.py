@@ -26,7 +26,7 @@ from typing import Dict, Optional, Tuple
 import numpy as np
 import torch
 
-from .base import HELP_SOURCE_SIZES, PREDICTORS, Adaptation, FewShotPredictor
+from .base import PREDICTORS, Adaptation, FewShotPredictor
 
 TOTALS = ("flops", "pointwise_flops", "depthwise_flops", "activations", "kernels", "params", "act_in")
 RIDGE_GRID = tuple(10.0 ** e for e in range(-4, 4))
@@ -125,6 +125,9 @@ class RooflinePredictor(_RooflineBase):
     """Ridge regression of latency on cost totals, fit on the k target samples only."""
 
     name = "roofline"
+    display_name = "roofline"
+    table_order = 30
+    checkpoint_kind = "linear"
     pretrains = False
 
     def pretrain(self, archs, seq, progress):
@@ -142,7 +145,10 @@ class RooflinePriorPredictor(_RooflineBase):
     """Bayesian linear regression on cost totals with a prior learned from the source devices."""
 
     name = "roofline_prior"
-    source_sizes = HELP_SOURCE_SIZES  # source measurements are free: fit the prior on many
+    display_name = "roofline with source prior"
+    table_order = 40
+    checkpoint_kind = "linear"
+    help_source_budget = True  # source measurements are free: fit the prior on many
 
     def pretrain(self, archs, seq, progress):
         if len(archs) == 0:

@@ -1,12 +1,5 @@
-"""PyTorch builders for the networks behind the search spaces, and a hook-based cost counter."""
-from .cost_counting import count_params_flops
-from .fbnet_network import FBNET_CHOICES, build_fbnet_network
-from .nb201_network import NB201_OPS, build_nb201_network
+"""Hook-based parameter and FLOP counting, shared by the networks of every search space (each
+space's network builder lives in its own folder, e.g. ``spaces/nb201/network.py``)."""
+from .cost_counting import CONVENTIONS, count_params_flops, module_flops
 
-__all__ = [
-    "FBNET_CHOICES",
-    "NB201_OPS",
-    "build_fbnet_network",
-    "build_nb201_network",
-    "count_params_flops",
-]
+__all__ = ["CONVENTIONS", "count_params_flops", "module_flops"]

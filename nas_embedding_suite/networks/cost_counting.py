@@ -49,7 +49,9 @@ def _adaptive_window_sum(in_size: int, out_size: int) -> int:
     )
 
 
-def _module_flops(module: nn.Module, inp: torch.Tensor, out: torch.Tensor, convention: str) -> int:
+def module_flops(module: nn.Module, inp: torch.Tensor, out: torch.Tensor, convention: str) -> int:
+    """FLOPs of one call of a leaf ``module`` on ``inp`` giving ``out``, in ``convention`` (see the
+    module docstring); 0 for modules that the conventions count as free."""
     if isinstance(module, nn.Conv2d):
         k_h, k_w = module.kernel_size
         positions = out.shape[0] * out.shape[2] * out.shape[3]
@@ -95,7 +97,7 @@ def count_params_flops(
     last_call: Dict[int, int] = {}
 
     def hook(mod: nn.Module, inputs: tuple, output: torch.Tensor) -> None:
-        last_call[id(mod)] = _module_flops(mod, inputs[0], output, convention)
+        last_call[id(mod)] = module_flops(mod, inputs[0], output, convention)
 
     leaves = [m for m in module.modules() if next(m.children(), None) is None]
     handles = [m.register_forward_hook(hook) for m in leaves]

@@ -1,16 +1,28 @@
-"""What every search space offers: architecture strings, indices and batched dense graphs."""
+"""What every search space offers: architecture strings, indices, batched dense graphs, costs, and
+everything else that differs between spaces (devices, tasks, networks, proxies, trainer defaults).
+
+A search space is one folder, ``spaces/<name>/``, holding a :class:`SearchSpace` subclass that is
+registered with :func:`~nas_embedding_suite.spaces.registry.register_space`; code outside that
+folder asks the space (its attributes and methods below), never tests its name. See
+``docs/add_a_search_space.md``.
+"""
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Dict, List, Sequence, Union
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
+import yaml
 
 from ..data_directory import DataDirectory
-from ..errors import ArchitectureError, DataError, UnknownNameError
+from ..errors import ArchitectureError, DataError, NasflatError, UnknownNameError
 from ..safe_loading import load_torch_file
+
+if TYPE_CHECKING:
+    from torch import nn
 
 #: "cut": the spec's graph, for what an architecture computes (accuracy); "compute": every op the
 #: network runs, which is what latency depends on.
@@ -38,16 +50,83 @@ class GraphBatch:
         return int(self.adjacency.shape[0])
 
 
-class SearchSpace(ABC):
-    """A finite set of architectures in a fixed index order, with their graphs and analytic costs."""
+@dataclass(frozen=True)
+class Device:
+    """A device with a latency table in one search space."""
 
+    name: str
+    space: str
+    kind: str  # GPU, CPU, mobile CPU, embedded CPU, embedded GPU, mobile GPU, edge TPU, DSP, ASIC, FPGA
+    batch_size: Optional[int]  # None where the source does not say
+    source: str  # where the table comes from (HELP, LatBench, ...): how the space reads its file
+    unit: str  # unit of the original file ("ms" or "s"); tables are always in ms
+    file: str  # path relative to the data directory
+    description: str
+    precision: str = "fp32"
+
+
+def read_latency_list(path: Path, num_archs: int) -> np.ndarray:
+    """Latencies (ms) from a torch file holding one positive latency per architecture, in index
+    order (HELP's format, the default of :meth:`SearchSpace.read_latencies`)."""
+    values = load_torch_file(path)
+    try:
+        array = np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise DataError(f"{path} should hold a list of {num_archs} latencies") from None
+    if array.shape != (num_archs,):
+        raise DataError(f"{path} holds {array.size} latencies; expected {num_archs}")
+    if not np.all(np.isfinite(array)) or np.any(array <= 0):
+        raise DataError(f"{path} holds non-finite or non-positive latencies")
+    return array
+
+
+class SearchSpace(ABC):
+    """A finite set of architectures in a fixed index order, with their graphs and analytic costs.
+
+    Class attributes describe the space without reading data (the registry hands out the class,
+    e.g. to job-list tools); instances read the data directory they were made for.
+    """
+
+    #: The registered name (``--space``).
     name: str = ""
     #: Op names of graph nodes; ``GraphBatch.op_ids`` index into this list.
     node_op_names: List[str] = []
+    #: Node count N of every graph (input and output included).
+    num_nodes: int = 0
     #: HELP's ``hardware_embedding_index.pt`` for this space (data-directory path), if any.
     help_reference_file: str = ""
     #: The data file that defines the architectures (keys caches derived from the space).
     graph_source_file: str = ""
+    #: Units of :meth:`params_flops`, by name ("params", "flops"), for the describe output.
+    cost_units: Dict[str, str] = {}
+    #: Trainer defaults of this space (``correlation_trainer/main.py`` fills unset flags from it):
+    #: ``sample_sizes`` (list of source archs per device), ``transfer_lr``, ``transfer_epochs``,
+    #: ``dropout``, ``transfer_batch_size`` (None: all k samples) and ``sampling_metric``. Every
+    #: space sets all six.
+    default_settings: Dict[str, Any] = {}
+    #: Trainer settings of the space's headline experiment beyond ``default_settings`` (e.g. its
+    #: ``representation``); ``jobs/aggregate.py`` names result variants against them.
+    headline_settings: Dict[str, Any] = {}
+    #: HELP's meta-training archs per source device (spec section 10), the default source budget of
+    #: the baselines that use it (HELP, MultiPredict, roofline_prior); None: ``default_settings``.
+    help_source_size: Optional[int] = None
+    #: The per-architecture encoding MultiPredict gets in this space (a name of
+    #: :func:`~nas_embedding_suite.encodings.list_encodings`).
+    multipredict_encoding: str = "pf"
+    #: Architecture encoder of the HELP and MultiPredict baselines: "gcn" (graph convolutions, for
+    #: cells) or "mlp" (flattened per-position features, for chains where position i is layer i).
+    baseline_encoder: str = "mlp"
+    #: Names under which upstream arch2vec / CATE files of this space are published (file names in
+    #: ``<data dir>/encodings/``); empty: the space's ``name``.
+    upstream_names: Tuple[str, ...] = ()
+    #: Whether instances have ``accuracies`` (a DataFrame of test accuracies in %, one row per
+    #: architecture, with a ``cifar10`` column): the accuracy sampler and the encoding report use it.
+    has_accuracies: bool = False
+    #: What :meth:`proxy_agreement` compares the computed proxies with (shown by ``encode
+    #: --validate``); empty when the space has no published reference to validate them against.
+    proxy_reference: str = ""
+    #: YAML file of this space's transfer tasks (see :meth:`task_entries`); None: no tasks.
+    task_file: Optional[Path] = None
 
     def __init__(self, data_dir: DataDirectory):
         self.data_dir = data_dir
@@ -74,11 +153,47 @@ class SearchSpace(ABC):
     def params_flops(self) -> tuple:
         """(parameter count, FLOPs) arrays for all architectures, in the units of ``cost_units``."""
 
-    cost_units: Dict[str, str] = {}
-
     @abstractmethod
     def compute_cost_features(self):
         """Per-node and per-architecture cost features (:class:`~nas_embedding_suite.cost_features.CostFeatures`)."""
+
+    @classmethod
+    @abstractmethod
+    def devices(cls) -> List[Device]:
+        """Every device with a latency table in this space (:class:`Device`: name, kind, batch size,
+        source, file relative to the data directory); names are unique within the space."""
+
+    @classmethod
+    def task_entries(cls) -> List[Dict[str, Any]]:
+        """This space's transfer tasks, each a dict with ``label`` (unique over all spaces),
+        ``index`` (``--task_index``), ``train`` and ``test`` (device names) and optionally
+        ``quick``; by default read from ``task_file`` (a YAML list of such entries)."""
+        if cls.task_file is None:
+            return []
+        entries = yaml.safe_load(Path(cls.task_file).read_text(encoding="utf-8"))
+        return list(entries or [])
+
+    def read_latencies(self, device: Device) -> np.ndarray:
+        """Latency (ms) of every architecture on ``device``, NaN where unmeasured, read from its
+        file (no cache). The default reads one latency per architecture in index order from a
+        torch file (HELP's format); a space with other file formats overrides this."""
+        return read_latency_list(self.data_dir.file(device.file), self.num_archs)
+
+    def build_network(self, index: int) -> "nn.Module":
+        """A freshly initialised PyTorch network of architecture ``index`` (what ``measure`` times)."""
+        raise NasflatError(f"no network builder for space '{self.name}'")
+
+    def raw_proxies(self, progress: bool = True, build: bool = False, workers: int = 1) -> np.ndarray:
+        """The 13 raw zero-cost proxies ``[A, 13]`` (columns in
+        :data:`~nas_embedding_suite.zero_cost_proxies.ZCP_NAMES` order) of every architecture:
+        read from a published file, or computed and cached by this project (only when ``build``,
+        in ``workers`` processes, with a progress bar if ``progress``)."""
+        raise NasflatError(f"no zero-cost proxies for the {self.name} space")
+
+    def proxy_agreement(self, raw: np.ndarray) -> Dict[str, float]:
+        """Spearman between ``raw`` (:meth:`raw_proxies`) and the published reference
+        ``proxy_reference``, per proxy."""
+        raise NasflatError(f"the {self.name} space has no published proxies to validate against")
 
     @cached_property
     def cost_features(self):

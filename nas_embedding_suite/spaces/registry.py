@@ -16,11 +16,23 @@ def list_spaces() -> List[str]:
     return SPACES.names()
 
 
+def space_class(name: str) -> type:
+    """The registered class of space ``name``: its class attributes (devices, tasks, trainer
+    defaults...) need no data directory. An unknown name lists the valid ones."""
+    return SPACES.get(name)
+
+
+def unregister_space(name: str) -> type:
+    """Remove space ``name`` from the registry (for tests that register a space for a while);
+    returns its class."""
+    return SPACES.unregister(name)
+
+
 def get_space(name: str, data_dir: DataDirectory):
     """The search space ``name`` reading from ``data_dir`` (one shared instance per folder)."""
     return _space_instance(SPACES.get(name), data_dir.root)
 
 
 @lru_cache(maxsize=None)
-def _space_instance(space_class, root):
-    return space_class(DataDirectory(root))
+def _space_instance(cls, root):
+    return cls(DataDirectory(root))

@@ -22,11 +22,11 @@ import torch
 from scipy import stats
 from tqdm import tqdm
 
-from .array_cache import cache_path, cached_arrays, read_arrays, write_arrays
-from .errors import DataError, NasflatError
-from .networks.nb201_network import NB201_OPS, build_nb201_network
-from .spaces.nb201 import ops_key, ops_keys
-from .zero_cost_proxies import ZCP_NAMES, ProxyBatch, compute_proxies, proxy_vector
+from ...array_cache import cache_path, cached_arrays, read_arrays, write_arrays
+from ...errors import DataError, NasflatError
+from ...zero_cost_proxies import ZCP_NAMES, ProxyBatch, compute_proxies, proxy_vector
+from .cells import ops_key, ops_keys
+from .network import NB201_OPS, build_nb201_network
 
 NASLIB_ZCP_FILE = "NASLib/naslib/data/zc_nasbench201.json"
 #: Bumped whenever the proxy definitions or the batch change, so old caches are not reused.

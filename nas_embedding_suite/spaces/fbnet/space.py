@@ -1,4 +1,4 @@
-"""FBNet as sampled by HELP: 5,000 chains of 22 searchable layers, each one of 9 blocks.
+"""The FBNet search space as sampled by HELP: 5,000 chains of 22 searchable layers, each one of 9 blocks.
 
 An architecture is 22 choice ids (0..8, order of ``BLOCK_NAMES``). As a graph it is the chain
 [input, layer0..layer21, output]; every layer is kept, ``skip`` layers included.
@@ -7,14 +7,19 @@ from __future__ import annotations
 
 import re
 from functools import cached_property
-from typing import Dict, Tuple
+from pathlib import Path
+from typing import TYPE_CHECKING, Dict, List, Tuple
 
 import numpy as np
 
-from ..errors import ArchitectureError, DataError
-from ..safe_loading import load_torch_file
-from .base import GraphBatch, SearchSpace
-from .registry import register_space
+from ...errors import ArchitectureError, DataError
+from ...safe_loading import load_torch_file
+from ..base import Device, GraphBatch, SearchSpace
+from ..registry import register_space
+from .devices import fbnet_devices
+
+if TYPE_CHECKING:
+    from torch import nn
 
 BLOCK_NAMES = ["k3_e1", "k3_e1_g2", "k3_e3", "k3_e6", "k5_e1", "k5_e1_g2", "k5_e3", "k5_e6", "skip"]
 NUM_LAYERS = 22
@@ -77,6 +82,19 @@ class FBNetSpace(SearchSpace):
     graph_source_file = ARCH_FILE
     cost_units = {"params": "count", "flops": "FLOPs"}
     num_nodes = NUM_NODES
+    #: Source sizes, transfer lr and epochs are the reference settings (NASFLAT spec, sections 4
+    #: and 9); dropout, the fine-tuning batch and the sampler were chosen by measurement (README,
+    #: "Choosing the defaults").
+    default_settings = {"sample_sizes": [800], "transfer_lr": 1e-3, "transfer_epochs": 30, "dropout": 0.1,
+                        "transfer_batch_size": 16, "sampling_metric": "random"}
+    #: the FBNet headline uses the published zero-cost proxies (spec section 9)
+    headline_settings = {"representation": "adj_gin_zcp"}
+    help_source_size = 4000
+    #: the published zero-cost-proxy encoding
+    multipredict_encoding = "zcp"
+    baseline_encoder = "mlp"
+    upstream_names = ("fbnet",)
+    task_file = Path(__file__).with_name("tasks.yaml")
 
     @cached_property
     def choices(self) -> np.ndarray:
@@ -119,12 +137,12 @@ class FBNetSpace(SearchSpace):
         return chain_graphs(self.choices)  # a chain has no dead ends: both modes are the same
 
     def compute_cost_features(self):
-        from ..cost_features import fbnet_cost_features
+        from .cost_features import fbnet_cost_features
 
         return fbnet_cost_features(self.choices)
 
     def params_flops(self):
-        from ..analytic_costs import fbnet_params_flops
+        from .costs import fbnet_params_flops
 
         return fbnet_params_flops(self.choices)
 
@@ -132,3 +150,19 @@ class FBNetSpace(SearchSpace):
         info = super().describe(index)
         info["choice_key"] = choices_key(self.choices[info["index"]])
         return info
+
+    @classmethod
+    def devices(cls) -> List[Device]:
+        return list(fbnet_devices())
+
+    def build_network(self, index: int) -> nn.Module:
+        """The HW-NAS-Bench CIFAR-100 FBNet network of architecture ``index``."""
+        from .network import FBNET_CHOICES, build_fbnet_network
+
+        return build_fbnet_network([FBNET_CHOICES[c] for c in self.choices[index]])
+
+    def raw_proxies(self, progress: bool = True, build: bool = False, workers: int = 1) -> np.ndarray:
+        """NASFLAT's published proxies (:mod:`.proxies`); nothing is built."""
+        from .proxies import read_fbnet_zcp
+
+        return read_fbnet_zcp(self)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .errors import DataError
+from ...errors import DataError
 
 ACCURACY_FILE = "nats-bench-landscape/nats_bench.csv"
 NASWOT_FILE = "nas-without-training/results/arch_score_acc.csv"
