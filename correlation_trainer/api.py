@@ -88,6 +88,11 @@ class LatencyPredictor:
 
     # ------------------------------------------------------------------ choosing and fitting
 
+    @property
+    def sampling_metric(self) -> str:
+        """The sampler ``choose_samples`` uses (the setting, else the space's default)."""
+        return build_config(self.predictor_name, self.space.name, self.task.index, **self.settings).sampling_metric
+
     def choose_samples(self, k: int, sampling_metric: Optional[str] = None) -> np.ndarray:
         """The k architectures to measure on a new device: the sampler over the whole space with this
         predictor's seed, exactly as ``main.py --choose_samples k`` lists them."""

@@ -7,6 +7,7 @@ predictor's for its declared options and its source size, :class:`ExperimentConf
 """
 from __future__ import annotations
 
+import argparse
 import dataclasses
 from typing import Any, Dict
 
@@ -72,3 +73,26 @@ def build_config(predictor: str = "nasflat", space: str = "nb201", task_index: i
     values["sample_seed_size"] = None if predictor == "nasflat" else defaults["sample_sizes"][0]
     return ExperimentConfig(predictor=predictor, space=space, task_index=task_index,
                             predictor_options=tuple(sorted(extra)), **values)
+
+
+def add_predictor_options(parser: argparse.ArgumentParser) -> None:
+    """One flag per option the registered predictors declare (``FewShotPredictor.options``); its
+    help names the predictors that read it. Defaults are filled in by :func:`build_config`, so that
+    a flag given to a predictor that does not read it can be told from one left out."""
+    group = parser.add_argument_group("options of some predictors only")
+    for name, (option, readers) in predictor_options().items():
+        kwargs = {"default": argparse.SUPPRESS, "help": f"{option.help} [--predictor {', '.join(readers)}]"}
+        if option.boolean:
+            kwargs["action"] = argparse.BooleanOptionalAction
+        else:
+            kwargs.update({key: value for key, value in (("type", option.type), ("nargs", option.nargs),
+                                                         ("choices", option.choices)) if value is not None})
+        if not option.space_default and not option.boolean:
+            kwargs["help"] += f" (default: {_shown(option.default)})"
+        elif option.boolean:
+            kwargs["help"] += f" (default: {'on' if option.default else 'off'})"
+        group.add_argument(f"--{name}", **kwargs)
+
+
+def _shown(value) -> str:
+    return " ".join(map(str, value)) if isinstance(value, (list, tuple)) else str(value)

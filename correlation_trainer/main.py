@@ -32,7 +32,7 @@ import torch
 
 from correlation_trainer.checkpoint import checkpoint_predictors
 from correlation_trainer.code_version import code_fingerprint, git_commit
-from correlation_trainer.configuration import build_config, setting_names
+from correlation_trainer.configuration import add_predictor_options, build_config, setting_names
 from correlation_trainer.cpu_setup import configure_cpu
 from correlation_trainer.evaluation import list_protocols
 from correlation_trainer.experiment import Experiment, ExperimentConfig
@@ -136,29 +136,6 @@ def build_parser() -> argparse.ArgumentParser:
                    help="with --choose_samples: also write them to FILE (index,arch lines; "
                         "`measure --indices-file FILE` reads it)")
     return p
-
-
-def add_predictor_options(parser: argparse.ArgumentParser) -> None:
-    """One flag per option the registered predictors declare (``FewShotPredictor.options``); its
-    help names the predictors that read it. Defaults are filled in by :func:`make_config`, so that
-    a flag given to a predictor that does not read it can be told from one left out."""
-    group = parser.add_argument_group("options of some predictors only")
-    for name, (option, readers) in predictor_options().items():
-        kwargs = {"default": argparse.SUPPRESS, "help": f"{option.help} [--predictor {', '.join(readers)}]"}
-        if option.boolean:
-            kwargs["action"] = argparse.BooleanOptionalAction
-        else:
-            kwargs.update({key: value for key, value in (("type", option.type), ("nargs", option.nargs),
-                                                         ("choices", option.choices)) if value is not None})
-        if not option.space_default and not option.boolean:
-            kwargs["help"] += f" (default: {_shown(option.default)})"
-        elif option.boolean:
-            kwargs["help"] += f" (default: {'on' if option.default else 'off'})"
-        group.add_argument(f"--{name}", **kwargs)
-
-
-def _shown(value) -> str:
-    return " ".join(map(str, value)) if isinstance(value, (list, tuple)) else str(value)
 
 
 def make_config(args: argparse.Namespace, space: str, task_index: int) -> ExperimentConfig:

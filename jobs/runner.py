@@ -61,7 +61,8 @@ def build_argv(line: JobLine, out_dir: Path, python: str = sys.executable,
     words = _without_option(words, "--out_dir") + ["--out_dir", str(out_dir)]
     if not _has_option(words, "--threads"):
         words += ["--threads", str(line.ntasks)]
-    trainer = len(words) > 1 and Path(words[1]).as_posix().endswith("correlation_trainer/main.py")
+    trainer = len(words) > 1 and Path(words[1]).as_posix().endswith(
+        ("correlation_trainer/main.py", "correlation_trainer/search.py"))
     if pretrained_dir is not None and trainer and not _has_option(words, "--pretrained_dir"):
         words += ["--pretrained_dir", str(pretrained_dir)]
     return words
