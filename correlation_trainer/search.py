@@ -71,8 +71,12 @@ def build_parser() -> argparse.ArgumentParser:
                                                 "measurements, and scores the picks)")
     target.add_argument("--target_device_file", help="a device file measured with `measure` (own device)")
     target.add_argument("--checkpoint", help="an adapted predictor saved by main.py --target_device_file")
-    p.add_argument("--latency_budget", type=float, nargs="+", required=True, metavar="MS",
-                   help="latency budgets in milliseconds")
+    budgets = p.add_mutually_exclusive_group(required=True)
+    budgets.add_argument("--latency_budget", type=float, nargs="+", metavar="MS",
+                         help="latency budgets in milliseconds")
+    budgets.add_argument("--budget_percentiles", type=float, nargs="+", metavar="P",
+                         help="--target_device only: budgets at these percentiles (0-100) of the device's "
+                              "latencies over the candidates (an experiment design, not a measurement)")
     p.add_argument("--predictor", default="roofline", choices=list_predictors(),
                    help="the latency predictor (roofline: best measured at k = 20 on the benchmark tasks)")
     p.add_argument("--k", type=int, default=20, help="measured samples the predictor is fit on")
@@ -270,6 +274,7 @@ def result_row(args, space, target: Target, accuracy, candidates, trial, pick, p
         true_ms = target.truth[pick.index] if pick.index is not None else float("nan")
         row.update(true_ms=true_ms, violates=bool(pick.index is None or true_ms > pick.budget),
                    oracle_index=oracle, oracle_accuracy=accuracy[oracle] if oracle is not None else float("nan"),
+                   oracle_ms=target.truth[oracle] if oracle is not None else float("nan"),
                    regret=(accuracy[oracle] - row["accuracy"]) if oracle is not None else float("nan"),
                    exact=pick.index == oracle)
     return row
@@ -340,6 +345,13 @@ def run(args: argparse.Namespace) -> None:
     accuracy = objective_accuracy(args, space)
     candidates = np.flatnonzero(np.isfinite(accuracy))
     target = Target(args, space)
+    if args.budget_percentiles:
+        if target.truth is None:
+            raise NasflatError("--budget_percentiles needs a benchmark --target_device (whose every latency is known)")
+        if any(not 0 < q < 100 for q in args.budget_percentiles):
+            raise NasflatError("--budget_percentiles must lie strictly between 0 and 100")
+        args.latency_budget = [float(np.round(np.percentile(target.truth[candidates], q), 4))
+                               for q in args.budget_percentiles]
     if args.verify and target.measurable is None and not args.checkpoint:
         raise NasflatError(f"--verify measures picks on the target, but {target.device_file.path} was measured on "
                            f"another machine ({target.device_file.metadata.get('machine', 'unknown')}); "

@@ -9,6 +9,10 @@
 - ``encodings_joblist.log``: the supplementary encodings (none, zcp, arch2vec, CATE, CAZ with
   the CAZ sampler, 512 source archs) and the samplers (random, params, FLOPs, arch2vec, CATE, zcp,
   CAZ, latency) on the 12 tasks at k = 5 and 20, and the NB201 headline with everything on.
+- ``search_joblist.log``: latency-constrained search (``correlation_trainer/search.py``): HELP's
+  setting (5 devices x 3 budgets, CIFAR-100) for every predictor at k = 20 with ``--verify 5`` and
+  at k = 10 without verification, 5 trials; and the wider test (every NB201 device, budgets at the
+  10th, 25th and 50th percentile of its latencies, the three datasets, k = 20 with ``--verify 5``).
 - ``physics_joblist.log``: the cost-feature predictors (``roofline``, ``roofline_prior``, NASFLAT+)
   on the 12 tasks at k = 5, 10, 20, and NASFLAT+'s ablation (each part alone, and without the
   residual base) on the NB201 tasks. Studies are split by space where a space's lines cost far
@@ -209,6 +213,58 @@ def encodings() -> List[str]:
     return out + study_lines(studies)
 
 
+#: HELP's latency-constrained NAS setting (HELP, Table 4): task ND's targets and their budgets (ms)
+HELP_BUDGETS = {"titan_rtx_256": "18 21 25", "gold_6226": "8 11 14", "pixel2": "14 18 22",
+                "eyeriss": "5 7 9", "fpga": "4 5 6"}
+SEARCH_PREDICTORS = ["roofline", "roofline_prior", "flops", "closest_device", "nasflat", "nasflat_plus",
+                     "help", "multipredict"]
+OBJECTIVES = ["cifar10", "cifar100", "imagenet16"]
+
+
+def search_task(device: str) -> str:
+    """A task label for a search on ``device``: ND unless the device is one of its sources, else
+    the first NB201 task whose sources do not include it."""
+    from nas_embedding_suite.tasks import TaskSuite
+
+    tasks = [t for t in TaskSuite.load().tasks if t.space == "nb201" and t.index < 100]
+    for task in sorted(tasks, key=lambda t: t.label != "ND"):
+        if device not in task.train:
+            return task.label
+    raise ValueError(f"every NB201 task has {device} among its sources")
+
+
+def search() -> List[str]:
+    """The lines of the search job list (see the module docstring)."""
+    from nas_embedding_suite.devices import list_devices
+
+    out = ["# Latency-constrained search: EXECUTE,JOB_ID,GPU,MEM,NTASKS,<command>.", ""]
+    number = 0
+    base = "python correlation_trainer/search.py --space nb201 --objective {objective} --num_trials 5 --no_progress"
+    for study, description, k, verify in (
+            ("help_setting_k20_verify5", "HELP's 5 devices x 3 budgets, CIFAR-100, k = 20, --verify 5", 20, 5),
+            ("help_setting_k10", "HELP's 5 devices x 3 budgets, CIFAR-100, k = 10, no verification", 10, 0)):
+        out += [f"# study: {study}", f"# {description}"]
+        for predictor in SEARCH_PREDICTORS:
+            for device, budgets in HELP_BUDGETS.items():
+                number += 1
+                words = (base.format(objective="cifar100") + f" --task_index ND --target_device {device} "
+                         f"--latency_budget {budgets} --predictor {predictor} --k {k}"
+                         + (f" --verify {verify}" if verify else "") + f" --name_desc {study}_{predictor}_{device}")
+                out.append(f"True,{number},False,8000,2,{words}")
+        out.append("")
+    out += ["# study: wider", "# every NB201 device, budgets at its 10th/25th/50th latency percentile, 3 datasets, "
+            "k = 20, --verify 5"]
+    for predictor in ("roofline", "roofline_prior", "flops"):
+        for device in list_devices("nb201"):
+            for objective in OBJECTIVES:
+                number += 1
+                words = (base.format(objective=objective) + f" --task_index {search_task(device.name)} "
+                         f"--target_device {device.name} --budget_percentiles 10 25 50 --predictor {predictor} "
+                         f"--k 20 --verify 5 --name_desc wider_{predictor}_{device.name}_{objective}")
+                out.append(f"True,{number},False,8000,2,{words}")
+    return out
+
+
 def main() -> None:
     """Write the job lists."""
     files = {
@@ -218,6 +274,7 @@ def main() -> None:
         "references_joblist.log": baselines(["flops", "params", "closest_device"], {}),
         "physics_joblist.log": physics(),
         "encodings_joblist.log": encodings(),
+        "search_joblist.log": search(),
     }
     for name, lines in files.items():
         (HERE / name).write_text("\n".join(lines) + "\n")

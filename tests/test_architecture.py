@@ -14,7 +14,8 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 PACKAGES = ("nas_embedding_suite", "correlation_trainer", "jobs")
 SCRIPT_FOLDERS = ("benchmarks", "large_run_slurms")
-SCRIPTS = {"correlation_trainer.main", "correlation_trainer.predict", "nas_embedding_suite.cli", "jobs.executor"}
+SCRIPTS = {"correlation_trainer.main", "correlation_trainer.predict", "correlation_trainer.search",
+           "nas_embedding_suite.cli", "jobs.executor"}
 
 
 def project_files(*folders: str):

@@ -147,3 +147,26 @@ def test_other_bad_input(tmp_path, capsys):
     status = search_main(["--target_device", "eyeriss", "--latency_budget", "9", "--accuracy_file", str(accuracy),
                           "--objective", "cifar10"] + common)
     one_line_error(status, capsys.readouterr().err, "not both")
+
+
+def test_the_search_job_list_is_valid_and_complete():
+    from correlation_trainer.search import build_parser
+    from jobs.job_list import load_job_list
+    from nas_embedding_suite.tasks import TaskSuite
+
+    lines = load_job_list(REPO / "large_run_slurms" / "search_joblist.log")
+    parser = build_parser()
+    parsed = {}
+    for line in lines:
+        assert line.words[:2] == ["python", "correlation_trainer/search.py"] and "--out_dir" not in line.words
+        parsed.setdefault(line.study, []).append(parser.parse_args(line.words[2:]))
+    for study, k, verify in (("help_setting_k20_verify5", 20, 5), ("help_setting_k10", 10, 0)):
+        runs = parsed[study]
+        assert {(a.predictor, a.target_device) for a in runs} == {
+            (p, d) for p in ("roofline", "roofline_prior", "flops", "closest_device", "nasflat", "nasflat_plus",
+                             "help", "multipredict") for d in ("titan_rtx_256", "gold_6226", "pixel2", "eyeriss", "fpga")}
+        assert all(a.k == k and a.verify == verify and a.num_trials == 5 and a.objective == "cifar100" for a in runs)
+    suite = TaskSuite.load()
+    wider = parsed["wider"]
+    assert len({a.target_device for a in wider}) == 40 and {a.objective for a in wider} == {"cifar10", "cifar100", "imagenet16"}
+    assert all(a.target_device not in suite.resolve("nb201", a.task_index).train for a in wider)
