@@ -111,20 +111,27 @@ def expected_gain(predicted_ms: np.ndarray, accuracy: np.ndarray, archs: np.ndar
 
 def search_budget(budget: float, accuracy: np.ndarray, candidates: np.ndarray, measured: Measurements,
                   predict: Callable[[Measurements], np.ndarray],
-                  measure: Optional[Callable[[int], float]] = None, max_extra: int = 0) -> Pick:
+                  measure: Optional[Callable[[int], float]] = None, max_extra: int = 0,
+                  safety: float = 1.0) -> Pick:
     """The pick for one budget (see the module docstring).
 
     ``predict(measured)`` returns predicted milliseconds of every architecture from a predictor
     fit on ``measured`` (called again after each verification); ``measure(index)`` times one
     architecture on the target; ``max_extra`` caps the verification measurements. Without them the
-    pick is the most accurate candidate whose measured, else predicted, latency meets the budget.
+    pick is the most accurate candidate whose measured latency meets the budget or whose predicted
+    latency meets it with a margin of ``safety`` prediction errors (:func:`residual_spread`; the
+    most accurate of the predictions that fit are the ones most likely to be under-predicted).
     With them each measurement goes to the unmeasured candidate of the largest expected gain over
     the best measured one within the budget (:func:`expected_gain`, with the prediction error of
     :func:`residual_spread`); the pick is the most accurate measured candidate within the budget.
     """
     predicted = predict(measured)
     if max_extra == 0 or measure is None:
-        pick = best_within(effective_latency(predicted, measured), accuracy, candidates, budget)
+        shrink = np.exp(safety * residual_spread(predicted, measured)) if safety > 0 else 1.0
+        latency = np.asarray(predicted, dtype=np.float64) * shrink
+        if measured.latency_ms:
+            latency[measured.archs] = measured.values
+        pick = best_within(latency, accuracy, candidates, budget)
         if pick is None:
             return Pick(budget, None, float("nan"), float("nan"), False, 0)
         return Pick(budget, pick, float(predicted[pick]), measured.latency_ms.get(pick, float("nan")),

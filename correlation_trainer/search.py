@@ -89,6 +89,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--accuracy_file", default=None, help="CSV of index or arch, accuracy (any space)")
     p.add_argument("--verify", type=int, default=0, metavar="M",
                    help="measure-and-refit: at most M extra measurements per budget")
+    p.add_argument("--safety", type=float, default=1.0,
+                   help="without --verify: a predicted latency must meet the budget with this many prediction "
+                        "errors to spare (the error measured on the samples); 0 = none")
     p.add_argument("--epochs", type=int, default=None, help="pretraining epochs of learned predictors")
     add_predictor_options(p)
     p.add_argument("--pretrained_dir", default=None,
@@ -204,6 +207,8 @@ def check_args(args: argparse.Namespace) -> None:
     for name, minimum in (("k", 2), ("num_trials", 1), ("verify", 0), ("threads", 1)):
         if getattr(args, name) < minimum:
             raise NasflatError(f"--{name} must be at least {minimum}")
+    if not math.isfinite(args.safety) or args.safety < 0:
+        raise NasflatError("--safety must be a finite number, 0 or more")
     if args.epochs is not None and args.epochs < 0:
         raise NasflatError("--epochs must be at least 0")
 
@@ -254,7 +259,8 @@ def run_trial(args, space, task, target: Target, accuracy: np.ndarray, candidate
     for budget in args.latency_budget:
         before = len(measured.verified)
         pick = search_budget(budget, accuracy, candidates, measured, predict,
-                             target.measure if args.verify and target.measurable else None, args.verify)
+                             target.measure if args.verify and target.measurable else None, args.verify,
+                             safety=args.safety)
         rows.append(result_row(args, space, target, accuracy, candidates, trial, pick, predictor,
                                len(measured.latency_ms), len(measured.verified) - before))
     return rows, predictor, measured
@@ -297,7 +303,7 @@ def checkpoint_rows(args, space, accuracy, candidates) -> tuple:
     check_budgets(args.latency_budget, predicted, candidates, measured, space.arch_str)
     rows = []
     for budget in args.latency_budget:
-        pick = search_budget(budget, accuracy, candidates, measured, lambda _: predicted)
+        pick = search_budget(budget, accuracy, candidates, measured, lambda _: predicted, safety=0.0)
         rows.append({"trial": 0, "seed": adapted.config.seed, "budget_ms": budget, "pick_index": pick.index,
                      "pick_arch": space.arch_str(pick.index) if pick.index is not None else "",
                      "predicted_ms": pick.predicted_ms, "measured_ms": float("nan"), "verified": False,
@@ -375,7 +381,7 @@ def run(args: argparse.Namespace) -> None:
         predicted = predictor.predict(np.arange(space.num_archs))
     settings = {"space": space.name, "task": task.label, "target": device, "predictor": args.predictor,
                 "k": args.k, "sampling_metric": args.sampling_metric or "", "objective": args.objective or
-                ("file" if args.accuracy_file else "cifar100"), "verify": args.verify, "num_trials": args.num_trials,
+                ("file" if args.accuracy_file else "cifar100"), "verify": args.verify, "safety": args.safety, "num_trials": args.num_trials,
                 **{f"setting_{k}": v for k, v in predictor_settings(args).items()}}
     run_key = hashlib.sha256(json.dumps({**settings, "budgets": args.latency_budget, "seed": args.seed},
                                         sort_keys=True, default=str).encode()).hexdigest()[:12]
