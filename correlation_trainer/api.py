@@ -93,13 +93,17 @@ class LatencyPredictor:
         """The sampler ``choose_samples`` uses (the setting, else the space's default)."""
         return build_config(self.predictor_name, self.space.name, self.task.index, **self.settings).sampling_metric
 
-    def choose_samples(self, k: int, sampling_metric: Optional[str] = None) -> np.ndarray:
-        """The k architectures to measure on a new device: the sampler over the whole space with this
-        predictor's seed, exactly as ``main.py --choose_samples k`` lists them."""
+    def choose_samples(self, k: int, sampling_metric: Optional[str] = None,
+                       pool: Optional[Architectures] = None) -> np.ndarray:
+        """The k architectures to measure on a new device: the sampler over the whole space (or
+        over ``pool``, e.g. the architectures a published table covers) with this predictor's seed,
+        exactly as ``main.py --choose_samples k`` lists them."""
         metric = sampling_metric or self.settings.get("sampling_metric")
         config = build_config(self.predictor_name, self.space.name, self.task.index, seed=self.seed,
                               **{**self.settings, "sampling_metric": metric})
-        return choose_new_device_samples(self.space, k, config.sampling_metric, config.sampling_method, self.seed)
+        within = None if pool is None else self._indices(pool)
+        return choose_new_device_samples(self.space, k, config.sampling_metric, config.sampling_method, self.seed,
+                                         pool=within)
 
     def fit(self, device: Union[str, Path, MeasuredDevice], archs: Optional[Architectures] = None,
             latency_ms: Optional[Sequence[float]] = None) -> "LatencyPredictor":

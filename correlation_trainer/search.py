@@ -228,7 +228,8 @@ def run_trial(args, space, task, target: Target, accuracy: np.ndarray, candidate
     pretrained = None if args.pretrained_dir == "none" else (args.pretrained_dir or str(Path(args.out_dir) / "pretrained"))
     predictor = LatencyPredictor(args.predictor, space=space.name, task=task.label, seed=args.seed + trial,
                                  data_dir=args.data_dir, pretrained_dir=pretrained, **predictor_settings(args))
-    samples = predictor.choose_samples(args.k)
+    covered = None if target.truth is None or np.isfinite(target.truth).all() else np.flatnonzero(np.isfinite(target.truth))
+    samples = predictor.choose_samples(args.k, pool=covered)
     measured = Measurements()
     missing = [int(i) for i in samples if not np.isfinite(target.known(i))]
     if missing and target.truth is None and target.measurable is None:
@@ -350,7 +351,13 @@ def run(args: argparse.Namespace) -> None:
     task = TaskSuite.load().resolve(args.space, args.task_index)
     accuracy = objective_accuracy(args, space)
     candidates = np.flatnonzero(np.isfinite(accuracy))
+    print(f"{len(candidates)} of {space.num_archs} {space.name} architectures have an accuracy: the candidates")
     target = Target(args, space)
+    if target.truth is not None and not np.isfinite(target.truth[candidates]).all():
+        covered = np.isfinite(target.truth[candidates])
+        print(f"{target.name} has published latencies of {int(covered.sum())} of the {len(candidates)} candidates: "
+              "the samples and the candidates are chosen among those")
+        candidates = candidates[covered]
     if args.budget_percentiles:
         if target.truth is None:
             raise NasflatError("--budget_percentiles needs a benchmark --target_device (whose every latency is known)")
@@ -365,7 +372,6 @@ def run(args: argparse.Namespace) -> None:
     name = args.name_desc or f"search_{args.predictor}"
     out_dir = check_output_folder(Path(args.out_dir) / name, "--out_dir")
     started = time.perf_counter()
-    print(f"{len(candidates)} of {space.num_archs} {space.name} architectures have an accuracy: the candidates")
     truth = target.truth
     if args.checkpoint:
         rows, predicted, device = checkpoint_rows(args, space, accuracy, candidates)
