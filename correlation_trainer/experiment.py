@@ -285,7 +285,8 @@ class Experiment:
         errors = {"mape": float("nan"), "within10": float("nan")}
         if adapted.sample_scores is not None:
             calibration = LinearCalibration.fit(adapted.sample_scores, self.data.table.values[target, archs])
-            errors = latency_errors(calibration(adapted.scores[-1]), truth)
+            found = latency_errors(calibration(adapted.scores[-1]), truth)
+            errors = {name: found[name] for name in errors}
         return TransferResult(
             trial=trial, source_size=source_size, k=k, target=self.data.device_name(target),
             spr=float(np.mean([m["spr"] for m in metrics])),

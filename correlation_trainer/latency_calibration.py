@@ -9,8 +9,9 @@ architecture gets the samples' mean latency). A line, not isotonic regression: i
 every score beyond the samples' range to the extreme sample, which loses exactly the archs a
 latency constraint is about.
 
-Errors on the evaluated archs: MAPE (mean absolute percentage error) and the share of archs
-predicted within 10 % of their measured latency (nn-Meter's accuracy metric).
+Errors on the evaluated archs: MAPE (mean absolute percentage error), the median absolute
+percentage error and the share of archs predicted within 10 % of their measured latency
+(nn-Meter's accuracy metric).
 """
 from __future__ import annotations
 
@@ -43,12 +44,14 @@ class LinearCalibration:
 
 
 def latency_errors(predicted_ms: np.ndarray, measured_ms: np.ndarray) -> Dict[str, float]:
-    """``mape`` (mean of |predicted - measured| / measured) and ``within10`` (share of archs whose
-    relative error is at most 10 %), over archs with a positive measured latency."""
+    """``mape`` (mean of |predicted - measured| / measured), ``median_ape`` (their median, which a
+    few readings near zero cannot blow up) and ``within10`` (share of archs whose relative error is
+    at most 10 %), over archs with a positive measured latency."""
     predicted_ms = np.asarray(predicted_ms, dtype=np.float64)
     measured_ms = np.asarray(measured_ms, dtype=np.float64)
     usable = measured_ms > 0
     if not usable.any():
-        return {"mape": float("nan"), "within10": float("nan")}
+        return {"mape": float("nan"), "median_ape": float("nan"), "within10": float("nan")}
     relative = np.abs(predicted_ms[usable] - measured_ms[usable]) / measured_ms[usable]
-    return {"mape": float(relative.mean()), "within10": float((relative <= 0.10).mean())}
+    return {"mape": float(relative.mean()), "median_ape": float(np.median(relative)),
+            "within10": float((relative <= 0.10).mean())}

@@ -39,7 +39,7 @@ from correlation_trainer.experiment import Experiment, ExperimentConfig
 from correlation_trainer.predictors import PREDICTORS, list_predictors
 from correlation_trainer.predictors.base import predictor_options
 from correlation_trainer.new_device import (
-    fixed_transfer_samples, load_measured, write_choice, write_new_device_outputs,
+    SAMPLE_POOLS, load_measured, plan_targets, read_transfer_indices, write_choice, write_new_device_outputs,
 )
 from correlation_trainer.pretrained_store import PretrainedStore
 from correlation_trainer.representations import encoding_of, list_representations
@@ -126,9 +126,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=int, default=min(2, os.cpu_count() or 1), help="torch CPU threads")
     p.add_argument("--no_progress", action="store_true", help="no progress bars")
     p.add_argument("--target_device_file", nargs="+", default=None, metavar="FILE",
-                   help="device files measured with `python -m nas_embedding_suite measure`: the targets "
-                        "instead of the task's; the transfer samples are the --choose_samples "
-                        "architectures (same sampler, k and seed), the rest of each file is held out")
+                   help="device files (`python -m nas_embedding_suite measure` or `import-device`): the "
+                        "targets instead of the task's; the transfer samples come from --sample_pool, the "
+                        "rest of each file is held out")
+    p.add_argument("--sample_pool", default=None, choices=SAMPLE_POOLS,
+                   help="with --target_device_file: where the k samples are drawn (same sampler and seed; "
+                        "the trials' seeds do not change). space: over the whole space, the --choose_samples "
+                        "architectures (a file lacking one is an error); measured: among the file's "
+                        "architectures. Default: measured for an imported file that does not cover the "
+                        "space, space otherwise (stated in the output)")
+    p.add_argument("--transfer_indices", default=None, metavar="FILE",
+                   help="with --target_device_file: the transfer samples themselves, one index or arch "
+                        "string per line (k = their count unless --transfer_sample_sizes says it)")
+    p.add_argument("--dedupe", action=argparse.BooleanOptionalAction, default=None,
+                   help="with --target_device_file: sample and evaluate one architecture per isomorphism "
+                        "class (copied latencies left out). Default: on when the file copies latencies "
+                        "across isomorphic cells (stated in the output)")
     p.add_argument("--choose_samples", type=int, default=None, metavar="K",
                    help="only print the K architectures a new device must have measured as transfer "
                         "samples (sampler --sampling_metric, seed --seed), then stop")
@@ -196,6 +209,12 @@ def check_args(args: argparse.Namespace) -> None:
         if args.sampling_metric == "latency":
             raise NasflatError("--sampling_metric latency is an oracle and cannot choose the samples of a "
                                "measured device; use flops, params, random or an encoding")
+        if args.sample_pool is not None and args.transfer_indices is not None:
+            raise NasflatError("--transfer_indices names the samples; it cannot be combined with --sample_pool")
+    else:
+        for flag in ("sample_pool", "transfer_indices", "dedupe"):
+            if getattr(args, flag, None) is not None:
+                raise NasflatError(f"--{flag} works with --target_device_file (device files as targets)")
     for flag, minimum in (("lr", 0.0), ("transfer_lr", 0.0), ("weight_decay", None), ("eta_min", None)):
         value = getattr(args, flag)
         if value is None:
@@ -240,8 +259,16 @@ def run(args: argparse.Namespace) -> None:
     configure_cpu(args.threads)
     data_dir = DataDirectory.resolve(args.data_dir, args.trust_modified_data)
     task = TaskSuite.load().resolve(args.space, args.task_index)
-    config = make_config(args, task.space, task.index)
     space = get_space(task.space, data_dir)
+    transfer_indices = None
+    if args.transfer_indices is not None:
+        transfer_indices = read_transfer_indices(Path(args.transfer_indices), space)
+        if args.transfer_sample_sizes is None:
+            args.transfer_sample_sizes = [len(transfer_indices)]
+        elif args.transfer_sample_sizes != [len(transfer_indices)]:
+            raise NasflatError(f"--transfer_indices lists {len(transfer_indices)} architectures but "
+                               f"--transfer_sample_sizes says {' '.join(map(str, args.transfer_sample_sizes))}")
+    config = make_config(args, task.space, task.index)
     for name in sorted({encoding_of(config.representation), config.sampling_metric} & set(list_encodings())):
         load_encoding(name, space, progress=not args.no_progress)  # a missing learned one is built now
     if args.choose_samples is not None:
@@ -255,19 +282,30 @@ def run(args: argparse.Namespace) -> None:
 
     started = time.perf_counter()
     data = TaskData.build(task, space, encoding, config.graph_mode)
-    samples = None
+    samples = plans = None
     if measured:
-        data = data.with_measured_targets(measured)
-        samples = fixed_transfer_samples(data, measured, config)
+        plans = plan_targets(space, measured, config, args.sample_pool, transfer_indices, args.dedupe)
+        for plan in plans:
+            print("\n".join(plan.notes))
+        data = data.with_measured_targets([plan.used for plan in plans])
+        samples = {(target, k): chosen for target, plan in zip(data.target_devices, plans)
+                   for k, chosen in plan.samples.items()}
+        if args.num_trials > 1 and PREDICTORS.get(args.predictor).deterministic:
+            print(f"note: --predictor {args.predictor} scores from the k samples alone and a device file's "
+                  f"samples are the same in every trial, so the {args.num_trials} trials would be identical; "
+                  "running 1 trial")
+            args.num_trials = 1
     experiment = Experiment(config, data, unit_dir=None if measured else out_dir / "units",
                             show_progress=not args.no_progress, transfer_samples=samples,
                             keep_models=bool(measured), pretrained_store=pretrained_store(args))
     results = experiment.run(range(args.num_trials))
 
     run_key = config.run_key(args.num_trials)
-    if measured:  # the same settings on other measurements are another run
+    if measured:  # the same settings on other measurements (or other samples of them) are another run
         files = "".join(Path(m.path).read_text(encoding="utf-8") for m in measured)
-        run_key = hashlib.sha256((run_key + files).encode()).hexdigest()[:12]
+        chosen = "".join(f"{plan.pool}:{plan.dedupe}:{[s.tolist() for s in plan.samples.values()]}"
+                         for plan in plans if plan.pool != "space" or plan.dedupe)
+        run_key = hashlib.sha256((run_key + files + chosen).encode()).hexdigest()[:12]
     row_config = {"run_key": run_key, **config.settings(), "task": task.label,
                   "num_trials": args.num_trials, "name_desc": args.name_desc,
                   "predictor_settings": json.dumps(experiment.predictor.settings(), sort_keys=True),
@@ -280,7 +318,7 @@ def run(args: argparse.Namespace) -> None:
           f"{args.num_trials} trial(s), protocol {config.eval_protocol}")
     print(format_results(per_device, averaged))
     if measured:
-        print(write_new_device_outputs(config, data, measured, results, out_dir))
+        print(write_new_device_outputs(config, data, [plan.used for plan in plans], results, out_dir, plans))
     print(f"results in {out_dir} ({time.perf_counter() - started:.1f} s)")
 
 

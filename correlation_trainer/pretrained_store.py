@@ -9,8 +9,9 @@ pretraining would be the same computation.
 
 The key hashes everything that can change the pretrained numbers: every setting of the
 :class:`~correlation_trainer.experiment.ExperimentConfig` except those used only after
-pretraining, the trial and source size, the task's devices, a hash of the latency targets and
-per-architecture inputs, the number of torch CPU threads (it changes float sums), and the source
+pretraining, the trial and source size, the task's source devices and its number of targets, a
+hash of the source devices' latency targets and the per-architecture inputs (not the targets':
+every device file of a task reuses one pretraining), the number of torch CPU threads (it changes float sums), and the source
 code of ``correlation_trainer`` and ``nas_embedding_suite`` (any edit of either package starts a
 fresh set of keys). Fine-tuning seeds its own random streams, so a run
 that reuses a stored pretraining gives exactly the numbers it would have computed.
@@ -41,10 +42,12 @@ AFTER_PRETRAINING = ("sample_sizes", "transfer_sample_sizes", "transfer_lr", "tr
                      "transfer_batch_size", "transfer_hwemb", "sample_seed_size", "eval_protocol",
                      "ensemble_size")
 def data_fingerprint(data) -> str:
-    """Hash of the arrays a pretraining reads beyond the code: the latency targets of every device
-    and the per-arch and per-node inputs (an encoding file a user replaced changes it)."""
+    """Hash of the arrays a pretraining reads beyond the code: the latency targets of the source
+    devices (never the target devices': every target file of a task shares one pretraining) and
+    the per-arch and per-node inputs (an encoding file a user replaced changes it)."""
     digest = hashlib.sha256()
-    for array in (data.targets, data.supplementary, data.node_features):
+    sources = data.targets[data.source_devices]
+    for array in (sources, data.supplementary, data.node_features):
         if array is not None:
             values = array.detach().cpu().numpy() if isinstance(array, torch.Tensor) else array
             digest.update(str(values.shape).encode())
@@ -55,8 +58,9 @@ def data_fingerprint(data) -> str:
 def pretraining_settings(config, trial: int, source_size: int, data, member: int = 0) -> Dict[str, object]:
     """What determines one pretraining: the config minus the after-pretraining settings (and the
     target sampler, unless it also picks the source archs), plus trial, source size, ensemble
-    member (when above 0), the task's devices (the hardware-embedding table has a row for each), the data's fingerprint, threads and
-    the code fingerprint."""
+    member (when above 0), the task's source devices, the number of target devices (the
+    hardware-embedding table has a row for each, so their count changes the initialisation, their
+    names and latencies do not), the sources' data fingerprint, threads and the code fingerprint."""
     settings = config.settings()
     for name in AFTER_PRETRAINING:
         settings.pop(name)
@@ -65,7 +69,8 @@ def pretraining_settings(config, trial: int, source_size: int, data, member: int
     if not config.source_sampon:
         settings.pop("sampling_metric")
         settings.pop("sampling_method")
-    settings.update(trial=trial, source_size=source_size, devices=list(data.task.devices),
+    settings.update(trial=trial, source_size=source_size, devices=list(data.task.train),
+                    target_rows=len(data.task.test),
                     data=data_fingerprint(data), threads=torch.get_num_threads(), code=code_fingerprint())
     return settings
 

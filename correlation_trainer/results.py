@@ -335,20 +335,25 @@ def _ms_errors(row) -> str:
     return f"  MAPE {100 * row['mape']:.1f}%  within 10% {100 * row['within10']:.0f}%"
 
 
+def _spread(row, name: str) -> str:
+    """`` +- std`` over trials, or nothing for a single trial (its 0 would be no spread)."""
+    return f" +- {row[f'{name}_std']:.3f}" if row.get("trials", 2) > 1 else ""
+
+
 def format_results(per_device: pd.DataFrame, averaged: pd.DataFrame) -> str:
-    """A readable table: Spearman/Kendall (mean +- std) per target and the average."""
+    """A readable table: Spearman/Kendall (mean +- std over trials) per target and the average."""
     lines = []
     for (source_size, k), group in per_device.groupby(["source_size", "k"], sort=False):
         lines.append(f"source archs {source_size}, k = {k}")
         width = max(len(str(d)) for d in group["target_device"])
         for _, row in group.iterrows():
             lines.append(
-                f"  {str(row['target_device']).ljust(width)}  spearman {row['spr']:.3f} +- {row['spr_std']:.3f}"
-                f"  kendall {row['kdt']:.3f} +- {row['kdt_std']:.3f}" + _ms_errors(row)
+                f"  {str(row['target_device']).ljust(width)}  spearman {row['spr']:.3f}{_spread(row, 'spr')}"
+                f"  kendall {row['kdt']:.3f}{_spread(row, 'kdt')}" + _ms_errors(row)
             )
         mean = averaged[(averaged["source_size"] == source_size) & (averaged["k"] == k)].iloc[0]
         lines.append(
-            f"  {'MEAN'.ljust(width)}  spearman {mean['spr']:.3f} +- {mean['spr_std']:.3f}"
-            f"  kendall {mean['kdt']:.3f} +- {mean['kdt_std']:.3f}" + _ms_errors(mean)
+            f"  {'MEAN'.ljust(width)}  spearman {mean['spr']:.3f}{_spread(mean, 'spr')}"
+            f"  kendall {mean['kdt']:.3f}{_spread(mean, 'kdt')}" + _ms_errors(mean)
         )
     return "\n".join(lines)

@@ -163,6 +163,18 @@ def cmd_measure(args, data_dir: DataDirectory) -> None:
     print(summarise(device, indices))
 
 
+def cmd_import_device(args, data_dir: DataDirectory) -> None:
+    from .import_device import ImportRequest, import_devices
+
+    request = ImportRequest(
+        Path(args.table), args.format, args.arch_column, args.latency_column, args.arch_format, args.space,
+        args.unit, args.filter or (), args.split_by or (), args.device_name, Path(args.out_dir),
+        Path(args.out) if args.out else None,
+    )
+    _, report = import_devices(request, lambda name: get_space(name, data_dir))
+    print("\n".join(report))
+
+
 def cmd_summary(args, data_dir: DataDirectory) -> None:
     print(f"data directory: {data_dir.root}")
     cmd_list_spaces(args, data_dir)
@@ -303,6 +315,38 @@ def build_parser() -> argparse.ArgumentParser:
     command.add_argument("--repeats", type=int, default=30, help="timed forward passes; the median is kept")
     command.add_argument("--torch-device", default="cpu", help="cpu, cuda or cuda:N")
     command.add_argument("--no-progress", action="store_true", help="no progress bar")
+    command = add(
+        "import-device", cmd_import_device,
+        "turn a published latency table (CSV, TSV, JSON, parquet, pickle, torch list) into device files",
+    )
+    command.add_argument("table", help="the table file (put it before --filter / --split-by, which take several values)")
+    command.add_argument("--format", default=None, choices=["csv", "tsv", "json", "parquet", "pickle", "torch"],
+                         help="the table's format (default: from the file suffix)")
+    command.add_argument("--arch-column", "--arch_column", dest="arch_column", default=None,
+                         help="column naming the architecture (default: the first of arch, arch_str, "
+                              "architecture, arch_vector, index, arch_index, idx, key)")
+    command.add_argument("--latency-column", "--latency_column", dest="latency_column", default=None,
+                         help="column holding the latency (default: the one column whose name says latency "
+                              "or a unit, else the one numeric column left)")
+    command.add_argument("--arch-format", "--arch_format", dest="arch_format", default=None,
+                         choices=["index", "arch-string", "latbench", "naslib", "fbnet"],
+                         help="how architectures are written (default: detected; 6-op tuples need latbench or "
+                              "naslib, which encode them differently)")
+    command.add_argument("--space", default=None, choices=spaces,
+                         help="search space (default: from the architecture format; integer indices: nb201)")
+    command.add_argument("--unit", default=None, choices=["s", "ms", "us"],
+                         help="unit of the latencies; required unless the column name (latency_ms, time_s...) "
+                              "or the format (HW-NAS-Bench: ms) states it")
+    command.add_argument("--filter", nargs="+", default=None, metavar="COLUMN=VALUE",
+                         help="keep only the rows where every COLUMN equals VALUE (compared as text)")
+    command.add_argument("--split-by", "--split_by", dest="split_by", nargs="+", default=None, metavar="COLUMN",
+                         help="one device per distinct value (combination) of these columns")
+    command.add_argument("--device-name", "--device_name", dest="device_name", default=None,
+                         help="device name (default: the file name without suffix; with --split-by the "
+                              "values, prefixed by this name when given)")
+    command.add_argument("--out-dir", "--out_dir", dest="out_dir", default="measurements",
+                         help="folder of the device files <space>_<device>.csv")
+    command.add_argument("--out", default=None, help="the device file, when the table gives one device")
     command = add("encode", cmd_encode,
                   "build (or find cached) encodings: zero-cost proxies, arch2vec, CATE")
     command.add_argument("--space", required=True, choices=spaces)

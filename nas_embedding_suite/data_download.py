@@ -49,6 +49,13 @@ _PANDAS_GLOBALS = {
     ("numpy", "ndarray"),
     ("numpy", "dtype"),
     ("builtins", "slice"),
+    # string columns of a pandas with pyarrow installed (a requirement): an Arrow array rebuilt
+    # from its type name and byte buffers
+    ("pandas.arrays", "ArrowStringArray"),
+    ("pyarrow.lib", "_restore_array"),
+    ("pyarrow.lib", "type_for_alias"),
+    ("pyarrow.lib", "py_buffer"),
+    ("builtins", "bytearray"),
 }
 
 

@@ -62,16 +62,26 @@ def load_torch_file(path: Path) -> Any:
         raise DataError(f"cannot load {path}: {one_line(exc)[:200]}") from None
 
 
-def load_latbench_pickle(path: Path) -> Dict[Tuple[int, ...], float]:
-    """Load one LatBench file: ``{arch vector (6 ints in 0..4): latency in seconds}``."""
+def load_restricted_pickle(path: Path, what: str = "pickle") -> Any:
+    """Unpickle ``path`` through :class:`RestrictedUnpickler`: plain Python data (dicts, lists,
+    tuples, strings, numbers) and numpy float64 scalars only. A pickle naming any other global (a
+    class, a function: what would run code) is a :class:`DataError` that names the global, as is a
+    missing, truncated or malformed file; ``what`` names the file's kind in the message."""
     try:
         raw = Path(path).read_bytes()
     except FileNotFoundError:
         raise DataError(f"missing file {path}") from None
+    except OSError as exc:
+        raise DataError(f"cannot read {what} {path}: {exc.strerror or exc}") from None
     try:
-        table = RestrictedUnpickler(io.BytesIO(raw)).load()
+        return RestrictedUnpickler(io.BytesIO(raw)).load()
     except Exception as exc:
-        raise DataError(f"cannot load LatBench pickle {path}: {one_line(exc)[:200]}") from None
+        raise DataError(f"cannot load {what} {path}: {one_line(exc)[:200]}") from None
+
+
+def load_latbench_pickle(path: Path) -> Dict[Tuple[int, ...], float]:
+    """Load one LatBench file: ``{arch vector (6 ints in 0..4): latency in seconds}``."""
+    table = load_restricted_pickle(path, "LatBench pickle")
     if not isinstance(table, dict) or not table:
         raise DataError(f"LatBench pickle {path} does not hold a non-empty dict")
     cleaned: Dict[Tuple[int, ...], float] = {}

@@ -232,12 +232,14 @@ NEW_DEVICE_STREAM = 7_000_001
 
 
 def choose_new_device_samples(space, k: int, metric: str = "flops", method: str = "kmeancosine",
-                              seed: int = 0) -> np.ndarray:
+                              seed: int = 0, pool: Optional[np.ndarray] = None) -> np.ndarray:
     """The k architectures to measure on a device with no measurements yet, sorted.
 
     The sampler runs over the whole space with a generator seeded by (seed, k) only, so the
     trainer's ``--choose_samples``, ``measure --sampler`` and the transfer on a measured device
-    file all name the same architectures. The latency sampler (an oracle) cannot be used here.
+    file all name the same architectures. ``pool``, when given, restricts the choice to those
+    architectures (a published table's measured ones), with the same seeding. The latency sampler
+    (an oracle) cannot be used here.
     """
     if metric == "latency":
         raise NasflatError(
@@ -245,6 +247,6 @@ def choose_new_device_samples(space, k: int, metric: str = "flops", method: str 
             "of a new device with flops, params, random, accuracy (nb201) or an encoding"
         )
     rng = np.random.default_rng(np.random.SeedSequence([int(seed) & 0xFFFFFFFF, int(k), NEW_DEVICE_STREAM]))
-    pool = np.arange(space.num_archs, dtype=np.int64)
+    pool = np.arange(space.num_archs, dtype=np.int64) if pool is None else np.unique(np.asarray(pool, dtype=np.int64))
     chosen = build_sampler(metric, method)(pool, k, rng, SamplingContext(space))
     return np.sort(np.asarray(chosen, dtype=np.int64))

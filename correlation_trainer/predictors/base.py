@@ -142,6 +142,9 @@ class FewShotPredictor:
     checkpoint_kind: Optional[str] = None
     #: whether the method learns from the source devices (zero-shot references do not train)
     pretrains = True
+    #: whether its scores depend on the target's k samples alone (no seed, no source set): trials
+    #: on a fixed sample set (a device file's) are then identical and the trainer runs one
+    deterministic = False
     #: whether its default source archs per device are the space's ``help_source_size`` (HELP's
     #: meta-training budget, spec section 10) instead of NASFLAT's (``--sample_sizes``)
     help_source_budget = False

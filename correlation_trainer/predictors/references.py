@@ -12,6 +12,7 @@ class _StaticRanking(FewShotPredictor):
     """Scores every architecture by a fixed per-architecture value; the k samples are not used."""
 
     pretrains = False
+    deterministic = True
 
     def values(self) -> np.ndarray:
         raise NotImplementedError
@@ -58,6 +59,7 @@ class ClosestDeviceReference(FewShotPredictor):
     display_name = "closest source device"
     table_order = 70
     pretrains = False
+    deterministic = True
 
     def pretrain(self, archs, seq, progress):
         return None

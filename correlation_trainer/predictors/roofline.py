@@ -129,6 +129,7 @@ class RooflinePredictor(_RooflineBase):
     table_order = 30
     checkpoint_kind = "linear"
     pretrains = False
+    deterministic = True
 
     def pretrain(self, archs, seq, progress):
         return None

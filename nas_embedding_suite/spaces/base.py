@@ -234,6 +234,18 @@ class SearchSpace(ABC):
         return archs
 
     @cached_property
+    def function_classes(self) -> np.ndarray:
+        """A class id per architecture (int64 [A], ids 0..C-1): architectures of one class compute
+        the same function, so a published table may hold one measurement per class copied to all
+        its members. The default groups architectures whose spec graphs ("cut" mode, ops of cut
+        nodes ignored) are identical; a space with symmetries (NB201's isomorphic cells) overrides it."""
+        graphs = self.graphs
+        count = len(graphs)
+        flat = np.concatenate([graphs.adjacency.reshape(count, -1).astype(np.int64),
+                               np.where(graphs.node_mask, graphs.op_ids, -1)], axis=1)
+        return np.unique(flat, axis=0, return_inverse=True)[1].reshape(-1).astype(np.int64)
+
+    @cached_property
     def params(self) -> np.ndarray:
         """Parameter count of every architecture."""
         return self.params_flops()[0]

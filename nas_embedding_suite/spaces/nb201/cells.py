@@ -125,3 +125,15 @@ def cell_graphs(op_matrix: np.ndarray, mode: str = "cut") -> Tuple[GraphBatch, n
     op_ids[:, -1] = NODE_OP_NAMES.index("output")
     op_ids[:, 1:7] = ops + 2  # node vocabulary lists the 5 edge ops after input and output
     return GraphBatch(adjacency.astype(np.uint8), op_ids, node_mask), disconnected
+
+
+def representative_cells(op_matrix: np.ndarray, live: np.ndarray) -> np.ndarray:
+    """Canonical op ids [A, 6] of the function each cell computes: the edges off every
+    input-to-output path (``live`` False, e.g. the cut graphs' node mask) and the ``none`` edges
+    are dropped, and when the edge 1->2 is absent the two middle nodes are interchangeable, so the
+    smaller of the two orderings represents the cell. Cells with equal rows compute the same
+    function (the zero-cost proxies score each representative once)."""
+    ops = np.where(live, op_matrix, 0)
+    swapped = ops[:, [1, 0, 2, 3, 5, 4]]
+    use_swap = (ops[:, 2] == 0) & (ops_keys(swapped) < ops_keys(ops))
+    return np.where(use_swap[:, None], swapped, ops)

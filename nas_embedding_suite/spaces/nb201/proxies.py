@@ -25,21 +25,13 @@ from tqdm import tqdm
 from ...array_cache import cache_path, cached_arrays, read_arrays, write_arrays
 from ...errors import DataError, NasflatError
 from ...zero_cost_proxies import ZCP_NAMES, ProxyBatch, compute_proxies, proxy_vector
-from .cells import ops_key, ops_keys
+from .cells import ops_key, representative_cells
 from .network import NB201_OPS, build_nb201_network
 
 NASLIB_ZCP_FILE = "NASLib/naslib/data/zc_nasbench201.json"
 #: Bumped whenever the proxy definitions or the batch change, so old caches are not reused.
 PROXY_VERSION = "zcp-v1-b16-l4"
 SAVE_EVERY = 50
-
-
-def representative_cells(op_matrix: np.ndarray, live: np.ndarray) -> np.ndarray:
-    """Canonical op ids [A, 6] of the function each cell computes (see the module docstring)."""
-    ops = np.where(live, op_matrix, 0)
-    swapped = ops[:, [1, 0, 2, 3, 5, 4]]
-    use_swap = (ops[:, 2] == 0) & (ops_keys(swapped) < ops_keys(ops))
-    return np.where(use_swap[:, None], swapped, ops)
 
 
 def _score_cell(ops: np.ndarray, batch: ProxyBatch, seed: int) -> np.ndarray:

@@ -14,7 +14,7 @@ from ..base import Device, GraphBatch, SearchSpace
 from ..registry import register_space
 from .cells import (
     NODE_OP_NAMES, NUM_EDGES, NUM_NODES, cell_graphs, naslib_tuple, ops_from_naslib_tuple, ops_key, ops_keys,
-    ops_to_arch_str, parse_arch_str,
+    ops_to_arch_str, parse_arch_str, representative_cells,
 )
 from .devices import nb201_devices, read_latbench_file
 
@@ -124,6 +124,14 @@ class NB201Space(SearchSpace):
     def disconnected(self) -> np.ndarray:
         """True for the cells with no input-to-output path (341 of them)."""
         return self._cut_graphs_and_flags[1]
+
+    @cached_property
+    def function_classes(self) -> np.ndarray:
+        """Isomorphism classes of the cells (8,765 of them): cells whose
+        :func:`~.cells.representative_cells` agree compute the same function (the grouping the
+        zero-cost proxies use)."""
+        representatives = representative_cells(self.op_matrix, self.graphs.node_mask[:, 1:-1])
+        return np.unique(ops_keys(representatives), return_inverse=True)[1].reshape(-1).astype(np.int64)
 
     def compute_cost_features(self):
         from .cost_features import nb201_cost_features
