@@ -40,7 +40,9 @@ from correlation_trainer.checkpoint import AdaptedPredictor
 from correlation_trainer.code_version import code_fingerprint, git_commit
 from correlation_trainer.configuration import add_predictor_options, setting_names
 from correlation_trainer.cpu_setup import configure_cpu
-from correlation_trainer.latency_search import Measurements, check_budgets, pareto_front, search_budget
+from correlation_trainer.latency_search import (
+    Measurements, best_within, check_budgets, pareto_front, search_budget,
+)
 from correlation_trainer.predictors import list_predictors
 from correlation_trainer.representations import encoding_of
 from correlation_trainer.results import merge_csv, write_csv
@@ -275,8 +277,6 @@ def result_row(args, space, target: Target, accuracy, candidates, trial, pick, p
            "accuracy": accuracy[pick.index] if pick.index is not None else float("nan"),
            "extra_measurements": extra, "measurements_used": spent}
     if target.truth is not None:
-        from correlation_trainer.latency_search import best_within
-
         oracle = best_within(target.truth, accuracy, candidates, pick.budget)
         true_ms = target.truth[pick.index] if pick.index is not None else float("nan")
         row.update(true_ms=true_ms, violates=bool(pick.index is None or true_ms > pick.budget),
