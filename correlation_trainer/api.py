@@ -24,7 +24,7 @@ import datetime
 import json
 from dataclasses import asdict
 from pathlib import Path
-from typing import Iterable, Optional, Sequence, Union
+from typing import Callable, Iterable, Optional, Sequence, Union
 
 import numpy as np
 import torch
@@ -94,16 +94,18 @@ class LatencyPredictor:
         return build_config(self.predictor_name, self.space.name, self.task.index, **self.settings).sampling_metric
 
     def choose_samples(self, k: int, sampling_metric: Optional[str] = None,
-                       pool: Optional[Architectures] = None) -> np.ndarray:
+                       pool: Optional[Architectures] = None,
+                       measure: Optional[Callable[[int], float]] = None) -> np.ndarray:
         """The k architectures to measure on a new device: the sampler over the whole space (or
         over ``pool``, e.g. the architectures a published table covers) with this predictor's seed,
-        exactly as ``main.py --choose_samples k`` lists them."""
+        exactly as ``main.py --choose_samples k`` lists them. The ``sequential`` sampler chooses
+        while measuring: give ``measure(index) -> ms`` (your timing of one architecture)."""
         metric = sampling_metric or self.settings.get("sampling_metric")
         config = build_config(self.predictor_name, self.space.name, self.task.index, seed=self.seed,
                               **{**self.settings, "sampling_metric": metric})
         within = None if pool is None else self._indices(pool)
         return choose_new_device_samples(self.space, k, config.sampling_metric, config.sampling_method, self.seed,
-                                         pool=within)
+                                         pool=within, measure=measure)
 
     def fit(self, device: Union[str, Path, MeasuredDevice], archs: Optional[Architectures] = None,
             latency_ms: Optional[Sequence[float]] = None) -> "LatencyPredictor":

@@ -159,6 +159,7 @@ class Experiment:
         self.sampler = build_sampler(config.sampling_metric, config.sampling_method)
         self.torch_device = torch.device(config.device)
         self._vectors: Dict[str, np.ndarray] = {}  # encodings the sampler loaded, shared by all draws
+        self._prior_cache: Dict[str, object] = {}  # the design samplers' source prior, shared likewise
         for k in config.transfer_sample_sizes if check_budget else ():
             data.check_budget(k)
         self.data = data.to(self.torch_device)
@@ -256,8 +257,12 @@ class Experiment:
         if (target, k) in self.transfer_samples:
             archs = np.asarray(self.transfer_samples[(target, k)], dtype=np.int64)
         else:
-            context = SamplingContext(self.data.space, self.data.table.values[target], self._vectors,
-                                      predictor=self.predictor, state=state)
+            latencies = self.data.table.values
+            context = SamplingContext(self.data.space, latencies[target], self._vectors,
+                                      predictor=self.predictor, state=state,
+                                      source_latency=latencies[self.data.source_devices],
+                                      measure=lambda arch: float(latencies[target, arch]),
+                                      prior_cache=self._prior_cache)
             archs = np.asarray(self.sampler(self.data.measured(target), k, rng, context), dtype=np.int64)
         if len(np.unique(archs)) != k:
             raise NasflatError(f"sampler {c.sampling_metric} returned duplicate architectures")

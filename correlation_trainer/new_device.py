@@ -36,7 +36,7 @@ from nas_embedding_suite.duplicates import CopyReport, copy_report, distinct_hel
 from nas_embedding_suite.errors import NasflatError
 from nas_embedding_suite.import_device import SOURCE_KEY
 from nas_embedding_suite.output_files import atomic_write_text, check_output_file
-from nas_embedding_suite.samplers import choose_new_device_samples
+from nas_embedding_suite.samplers import MEASURING_SAMPLERS, choose_new_device_samples
 
 from .checkpoint import AdaptedPredictor, latency_map
 from .evaluation import rank_correlations
@@ -117,8 +117,25 @@ def _check_budget(device: MeasuredDevice, k: int) -> None:
         )
 
 
+def file_lookup(device: MeasuredDevice, config: ExperimentConfig, k: int):
+    """A sequential sampler's ``measure`` on a device file: the file's latency of an arch, which
+    replays the choice that ``measure --sampler`` made while timing; an error naming the command
+    when the file lacks the arch."""
+    latency = dict(zip(device.indices.tolist(), device.latency_ms.tolist()))
+
+    def measure(index: int) -> float:
+        if index not in latency:
+            raise NasflatError(
+                f"{device.path} lacks architecture {index}, which the {config.sampling_metric} sampler "
+                f"chooses given the file's earlier measurements; measure with: {measure_command(device, config, k)}"
+            )
+        return latency[index]
+    return measure
+
+
 def _space_samples(device: MeasuredDevice, config: ExperimentConfig, space, k: int) -> np.ndarray:
-    chosen = choose_new_device_samples(space, k, config.sampling_metric, config.sampling_method, config.seed)
+    chosen = choose_new_device_samples(space, k, config.sampling_metric, config.sampling_method, config.seed,
+                                       measure=file_lookup(device, config, k))
     missing = chosen[~np.isin(chosen, device.indices)]
     if len(missing):
         raise NasflatError(
@@ -158,7 +175,8 @@ def plan_targets(space, measured: Sequence[MeasuredDevice], config: ExperimentCo
             for k in config.transfer_sample_sizes:
                 _check_budget(used, k)
                 samples[k] = choose_new_device_samples(space, k, config.sampling_metric, config.sampling_method,
-                                                       config.seed, pool=used.indices)
+                                                       config.seed, pool=used.indices,
+                                                       measure=file_lookup(used, config, k))
         else:
             for k in config.transfer_sample_sizes:
                 if pool == "list":
@@ -210,6 +228,13 @@ def fixed_transfer_samples(data: TaskData, measured: Sequence[MeasuredDevice],
 
 def write_choice(space, config: ExperimentConfig, k: int, path: Optional[Path] = None) -> str:
     """The k architectures to measure on a new device as ``index,arch`` lines (written to ``path``)."""
+    if config.sampling_metric in MEASURING_SAMPLERS:
+        raise NasflatError(
+            f"the {config.sampling_metric} sampler chooses each architecture from the latencies measured "
+            f"before it, so it cannot list them in advance; measure and choose at once with: python -m "
+            f"nas_embedding_suite measure --space {config.space} --device-name NAME --sampler "
+            f"{config.sampling_metric} --k {k} --seed {config.seed}"
+        )
     chosen = choose_new_device_samples(space, k, config.sampling_metric, config.sampling_method, config.seed)
     lines = ["index,arch"] + [f"{i},{space.arch_str(i)}" for i in chosen]
     text = "\n".join(lines) + "\n"

@@ -13,12 +13,13 @@ import numpy as np
 from tqdm import tqdm
 
 from .data_directory import ENV_VAR, REPO_ROOT, DataDirectory
+from .device_file import read_device_file
 from .devices import list_devices
 from .arch_list import read_arch_list
 from .errors import ArgumentParser, NasflatError, run_reporting_errors
 from .latency_table import load_latency_table
 from .output_files import check_output_file
-from .samplers import list_sampling_methods, list_sampling_metrics
+from .samplers import MEASURING_SAMPLERS, list_sampling_methods, list_sampling_metrics
 from .spaces import get_space, list_spaces
 from .tasks import TaskSuite, device_correlations, make_split
 
@@ -131,8 +132,9 @@ def cmd_download(args, data_dir: None) -> None:
     print(f"data ready in {Path(args.dest).resolve()}; use --data_dir {args.dest} or {ENV_VAR}")
 
 
-def measure_indices(args, space) -> List[int]:
-    """The architectures ``measure`` should time: listed, read from a file, or chosen by a sampler."""
+def measure_indices(args, space, measure_one=None) -> List[int]:
+    """The architectures ``measure`` should time: listed, read from a file, or chosen by a sampler
+    (a sequential sampler times each choice with ``measure_one`` before it chooses the next)."""
     given = sum(x is not None for x in (args.indices, args.indices_file, args.sampler))
     if given != 1:
         raise NasflatError("give exactly one of --indices, --indices-file or --sampler (with --k)")
@@ -141,7 +143,8 @@ def measure_indices(args, space) -> List[int]:
             raise NasflatError("--sampler needs --k, the number of architectures to choose (>= 1)")
         from .samplers import choose_new_device_samples
 
-        return choose_new_device_samples(space, args.k, args.sampler, args.sampling_method, args.seed).tolist()
+        return choose_new_device_samples(space, args.k, args.sampler, args.sampling_method, args.seed,
+                                         measure=measure_one).tolist()
     if args.indices_file is not None:
         indices = read_arch_list(args.indices_file, space)
         if not indices:
@@ -156,10 +159,23 @@ def cmd_measure(args, data_dir: DataDirectory) -> None:
     space = get_space(args.space, data_dir)
     protocol = MeasureProtocol(args.batch_size, args.threads, args.warmup, args.repeats, args.torch_device)
     protocol.check()
-    indices = measure_indices(args, space)
     out = Path(args.out) if args.out else Path("measurements") / f"{args.space}_{args.device_name}.csv"
     check_output_file(out, "--out")
-    device = measure_archs(space, indices, out, args.device_name, protocol, show_progress=not args.no_progress)
+
+    def measure_one(index: int) -> float:
+        """Time one architecture into the file (or read it back from an earlier, interrupted run),
+        for a sampler that chooses the next architecture from the measurements so far."""
+        measured = measure_archs(space, [index], out, args.device_name, protocol, show_progress=False)
+        latency = float(measured.latency_ms[list(measured.indices).index(index)])
+        if not args.no_progress:
+            print(f"measured architecture {index}: {latency:.3f} ms", flush=True)
+        return latency
+
+    indices = measure_indices(args, space, measure_one)
+    if args.sampler in MEASURING_SAMPLERS:  # every choice is already in the file
+        device = read_device_file(out, space)
+    else:
+        device = measure_archs(space, indices, out, args.device_name, protocol, show_progress=not args.no_progress)
     print(summarise(device, indices))
 
 

@@ -25,7 +25,9 @@ from typing import Callable, Dict, List, Optional
 import numpy as np
 from scipy.cluster.vq import kmeans2
 
+from .cost_model import CoefficientPrior, cost_design, loo_posterior, loo_ridge, source_prior
 from .encodings import list_encodings, load_encoding
+from .experimental_design import greedy_d_optimal, greedy_variance_reduction
 from .errors import NasflatError
 from .registry import Registry
 
@@ -46,6 +48,22 @@ class SamplingContext:
     encoding_cache: Dict[str, np.ndarray] = field(default_factory=dict)  # shared across draws
     predictor: Optional[object] = None  # the FewShotPredictor of the run
     state: Optional[object] = None  # its pretrained state (what ``pretrain`` returned)
+    source_latency: Optional[np.ndarray] = None  # [S, A] ms of the source devices, NaN where unmeasured
+    #: the target's latency (ms) of one architecture: each call spends a measurement (a table
+    #: look-up on a benchmark device, real timing on this machine); only sequential samplers call it
+    measure: Optional[Callable[[int], float]] = None
+    prior_cache: Dict[str, object] = field(default_factory=dict)  # shared across draws
+
+    def prior(self) -> Optional[CoefficientPrior]:
+        """The linear cost model's coefficient prior from ``source_latency`` (fit once, each source
+        on the archs it measured; ``None`` without sources)."""
+        if "prior" not in self.prior_cache:
+            prior = None
+            if self.source_latency is not None and len(self.source_latency):
+                every_arch = np.arange(self.source_latency.shape[1])
+                prior = source_prior(cost_design(self.space), self.source_latency, every_arch)
+            self.prior_cache["prior"] = prior
+        return self.prior_cache["prior"]
 
     def vectors(self, encoding: str) -> np.ndarray:
         """The encoding's vectors for every architecture (loaded once)."""
@@ -196,6 +214,100 @@ def kmeancosine_random_pick(vectors: np.ndarray, pool: np.ndarray, k: int,
     return _kmeans_then_cosine(kmeans_random_pick, vectors, pool, k, rng)
 
 
+#: samplers that read the source devices' prior (loaded only for them)
+PRIOR_SAMPLERS = ("doptimal_prior", "sequential")
+#: samplers that measure while they choose (``SamplingContext.measure``)
+MEASURING_SAMPLERS = ("sequential",)
+#: candidates a design sampler draws from the pool (at random, so that trials differ)
+DESIGN_CANDIDATES = 2000
+#: the isotropic ridge of ``doptimal`` (standardised columns): the information matrix starts at it
+DESIGN_RIDGE = 1e-2
+#: extra isotropic width of the source prior for the one-shot prior design, as a multiple of its
+#: mean variance (the fit later chooses its own by leave-one-out; this is a middle value)
+DESIGN_WIDENING = 1.0
+#: measurements a sequential sampler takes from the one-shot design before it refits
+SEQUENTIAL_START = 2
+
+
+def _candidates(pool: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
+    """A random draw from the pool for a design to choose among: DESIGN_CANDIDATES archs, at most
+    half of the pool (so that trials differ) and at least 4k where the pool has them."""
+    size = min(DESIGN_CANDIDATES, max(len(pool) // 2, min(len(pool), 4 * k)))
+    return rng.choice(pool, size=size, replace=False)
+
+
+def _prior_design_state(context: SamplingContext):
+    """(design, prior covariance, noise, the space's second moment) for the prior designs; an
+    isotropic prior of the ridge's width where there are no sources."""
+    design = cost_design(context.space)
+    prior = context.prior()
+    if prior is None:
+        cov, noise = np.eye(design.shape[1]) / DESIGN_RIDGE, 1.0
+    else:
+        spread = float(np.mean(np.diag(prior.cov)))
+        cov, noise = prior.cov + DESIGN_WIDENING * spread * np.eye(len(prior.mean)), prior.noise
+    if "moment" not in context.prior_cache:
+        context.prior_cache["moment"] = design.T @ design / len(design)
+    return design, cov, noise, context.prior_cache["moment"]
+
+
+@register_sampler("doptimal")
+def d_optimal_sample(pool: np.ndarray, k: int, rng: np.random.Generator, context: SamplingContext) -> np.ndarray:
+    """Greedy D-optimal design on the cost model's design matrix (intercept and standardised cost
+    totals, a small ridge) among a random draw of DESIGN_CANDIDATES archs of the pool: the k
+    archs that best pin down a linear cost model. About 0.05 s for k = 20."""
+    candidates = _candidates(pool, k, rng)
+    x = cost_design(context.space)[candidates]
+    return candidates[greedy_d_optimal(x, k, np.eye(x.shape[1]) / DESIGN_RIDGE)]
+
+
+@register_sampler("doptimal_prior")
+def prior_design_sample(pool: np.ndarray, k: int, rng: np.random.Generator, context: SamplingContext) -> np.ndarray:
+    """Greedy maximum expected variance reduction over the whole space under the source devices'
+    coefficient prior (the one ``roofline_prior`` fits, widened by DESIGN_WIDENING): measures what
+    the sources leave uncertain. Without sources, the same under an isotropic prior."""
+    candidates = _candidates(pool, k, rng)
+    design, cov, noise, moment = _prior_design_state(context)
+    return candidates[greedy_variance_reduction(design[candidates], k, cov, noise, moment)]
+
+
+def _posterior_covariance(x: np.ndarray, y: np.ndarray, context: SamplingContext):
+    """The coefficient covariance and noise after fitting the samples (x, y): under the source
+    prior widened by the leave-one-out factor, or the ridge of the leave-one-out strength."""
+    prior = context.prior()
+    if prior is None:
+        _, strength = loo_ridge(x, y)
+        return np.linalg.inv(x.T @ x + max(strength, DESIGN_RIDGE) * np.eye(x.shape[1])), 1.0
+    _, factor = loo_posterior(x, y / y.mean(), prior.mean, prior.cov, prior.noise)
+    spread = float(np.mean(np.diag(prior.cov)))
+    widened = prior.cov + factor * spread * np.eye(len(prior.mean))
+    return np.linalg.inv(x.T @ x / prior.noise + np.linalg.inv(widened)), prior.noise
+
+
+@register_sampler("sequential")
+def sequential_sample(pool: np.ndarray, k: int, rng: np.random.Generator, context: SamplingContext) -> np.ndarray:
+    """Active learning: measures as it chooses. The first SEQUENTIAL_START archs come from the
+    one-shot prior design; then each next arch is the one with the largest expected variance
+    reduction under the model refit on every measurement so far (its prior width or ridge chosen
+    by leave-one-out on them). Never proposes an arch twice. Needs ``context.measure``."""
+    if context.measure is None:
+        raise NasflatError(
+            "the sequential sampler measures each architecture before it chooses the next: use it in "
+            "main.py on a benchmark device or with `measure --sampler sequential` on this machine"
+        )
+    candidates = _candidates(pool, k, rng)
+    design, cov, noise, moment = _prior_design_state(context)
+    x = design[candidates]
+    picked = greedy_variance_reduction(x, min(k, SEQUENTIAL_START), cov, noise, moment)
+    measured = [float(context.measure(int(candidates[row]))) for row in picked]
+    while len(picked) < k:
+        posterior, noise = _posterior_covariance(x[picked], np.asarray(measured), context)
+        row = greedy_variance_reduction(x, 1, posterior, noise, moment, exclude=picked)
+        picked.append(row[0])
+        measured.append(float(context.measure(int(candidates[row[0]]))))
+    return candidates[np.array(picked, dtype=np.int64)]
+
+
 def build_sampler(metric: str, method: str = "kmeancosine") -> Callable:
     """A function ``(pool, k, rng, context) -> k distinct indices`` for the metric and method.
 
@@ -231,22 +343,36 @@ def build_sampler(metric: str, method: str = "kmeancosine") -> Callable:
 NEW_DEVICE_STREAM = 7_000_001
 
 
+def benchmark_latencies(space) -> np.ndarray:
+    """``[D, A]`` ms of every benchmark device of ``space`` (NaN where unmeasured): the sources of
+    the design samplers' prior on a device of one's own, none of which is that device."""
+    from .latency_table import load_latency_table
+
+    return load_latency_table(space).values
+
+
 def choose_new_device_samples(space, k: int, metric: str = "flops", method: str = "kmeancosine",
-                              seed: int = 0, pool: Optional[np.ndarray] = None) -> np.ndarray:
+                              seed: int = 0, pool: Optional[np.ndarray] = None,
+                              measure: Optional[Callable[[int], float]] = None) -> np.ndarray:
     """The k architectures to measure on a device with no measurements yet, sorted.
 
     The sampler runs over the whole space with a generator seeded by (seed, k) only, so the
     trainer's ``--choose_samples``, ``measure --sampler`` and the transfer on a measured device
     file all name the same architectures. ``pool``, when given, restricts the choice to those
     architectures (a published table's measured ones), with the same seeding. The latency sampler
-    (an oracle) cannot be used here.
+    (an oracle) cannot be used here. The prior-aware design samplers take their prior from every
+    benchmark device of the space; the sequential sampler needs ``measure`` (timing on this
+    machine, or the look-up in a device file that replays the same choice).
     """
     if metric == "latency":
         raise NasflatError(
             "the latency sampler is an oracle (it needs the device's latencies); choose the samples "
-            "of a new device with flops, params, random, accuracy (nb201) or an encoding"
+            "of a new device with flops, params, random, accuracy (nb201), doptimal, doptimal_prior, "
+            "sequential or an encoding"
         )
     rng = np.random.default_rng(np.random.SeedSequence([int(seed) & 0xFFFFFFFF, int(k), NEW_DEVICE_STREAM]))
     pool = np.arange(space.num_archs, dtype=np.int64) if pool is None else np.unique(np.asarray(pool, dtype=np.int64))
-    chosen = build_sampler(metric, method)(pool, k, rng, SamplingContext(space))
+    sources = benchmark_latencies(space) if metric in PRIOR_SAMPLERS else None
+    context = SamplingContext(space, source_latency=sources, measure=measure)
+    chosen = build_sampler(metric, method)(pool, k, rng, context)
     return np.sort(np.asarray(chosen, dtype=np.int64))

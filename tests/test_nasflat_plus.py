@@ -5,7 +5,7 @@ import pytest
 
 from correlation_trainer.main import main
 from correlation_trainer.predictors.nasflat_plus import roofline_base
-from correlation_trainer.predictors.roofline import design_matrix
+from nas_embedding_suite.cost_model import design_matrix
 
 QUICK = ["--task_index", "9999", "--num_trials", "1", "--transfer_sample_sizes", "10", "--sample_sizes", "32",
          "--epochs", "5", "--transfer_epochs", "10", "--no_progress", "--predictor", "nasflat_plus"]

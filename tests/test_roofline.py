@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from correlation_trainer.main import main
-from correlation_trainer.predictors.roofline import design_matrix, loo_ridge, posterior_mean
+from nas_embedding_suite.cost_model import design_matrix, loo_ridge, posterior_mean
 from nas_embedding_suite.spaces.fbnet.costs import fbnet_fixed_cost
 from nas_embedding_suite.spaces.nb201.costs import nb201_fixed_cost
 from nas_embedding_suite.cost_features import ADDITIVE, FEATURES
