@@ -13,6 +13,8 @@
   setting (5 devices x 3 budgets, CIFAR-100) for every predictor at k = 20 with ``--verify 5`` and
   at k = 10 without verification, 5 trials; and the wider test (every NB201 device, budgets at the
   10th, 25th and 50th percentile of its latencies, the three datasets, k = 20 with ``--verify 5``).
+- ``samplers_joblist.log``: the design samplers (``doptimal``, ``doptimal_prior``, ``sequential``)
+  beside each space's default sampler, for every few-shot predictor on the 12 tasks at k = 5, 10, 20.
 - ``physics_joblist.log``: the cost-feature predictors (``roofline``, ``roofline_prior``, NASFLAT+)
   on the 12 tasks at k = 5, 10, 20, and NASFLAT+'s ablation (each part alone, and without the
   residual base) on the NB201 tasks. Studies are split by space where a space's lines cost far
@@ -164,6 +166,42 @@ def physics() -> List[str]:
     return out
 
 
+#: the design samplers, and the predictors they are measured with (cheapest first, so a partial run
+#: of the job list covers whole predictors)
+DESIGN_SAMPLERS = ["doptimal", "doptimal_prior", "sequential"]
+SAMPLER_STUDY_PREDICTORS = ["roofline", "roofline_prior", "closest_device", "nasflat_plus", "nasflat", "help",
+                            "multipredict"]
+#: source archs per device of the baselines that take them (their job lists' values)
+BASELINE_SOURCE_SIZES = {"help": {"nb201": "900", "fbnet": "4000"}, "multipredict": {"nb201": "900", "fbnet": "4000"}}
+
+
+def samplers() -> List[str]:
+    """The lines of the design samplers' job list: every predictor with each design sampler and with
+    its space's default sampler (the reference), on the 12 tasks at k = 5, 10, 20, 3 trials. One study
+    per (predictor, space); NASFLAT and NASFLAT+ take their headline representation per space."""
+    out = ["# Design samplers (issue 33): EXECUTE,JOB_ID,GPU,MEM,NTASKS,<command>.",
+           "# Each predictor with its space's default sampler (the reference) and with doptimal,",
+           "# doptimal_prior and sequential; 3 trials, honest protocol."]
+    number = 0
+    for predictor in SAMPLER_STUDY_PREDICTORS:
+        for space in ("nb201", "fbnet"):
+            out += ["", f"# study: samplers_{predictor}_{space}"]
+            default = space_class(space).default_settings["sampling_metric"]
+            for metric in [default] + DESIGN_SAMPLERS:
+                for task in range(6):
+                    number += 1
+                    extra = ""
+                    if predictor in ("nasflat", "nasflat_plus"):
+                        extra = f" --representation {HEADLINE[space]['--representation']}"
+                    if predictor in BASELINE_SOURCE_SIZES:
+                        extra = f" --sample_sizes {BASELINE_SOURCE_SIZES[predictor][space]}"
+                    cmd = (f"python correlation_trainer/main.py --predictor {predictor} --space {space} "
+                           f"--task_index {task}{extra} --sampling_metric {metric} --transfer_sample_sizes 5 10 20 "
+                           "--num_trials 3 --no_progress")
+                    out.append(line(number, space, cmd, True, 1 if space == "fbnet" else None))
+    return out
+
+
 ISSUE_REPRESENTATIONS = ["adj_gin", "adj_gin_zcp", "adj_gin_arch2vec", "adj_gin_cate", "adj_gin_a2vcatezcp"]
 ISSUE_SAMPLERS = ["random", "params", "flops", "arch2vec", "cate", "zcp", "a2vcatezcp", "latency"]
 #: The NB201 headline with everything on, and the changes measured against it (README).
@@ -275,6 +313,7 @@ def main() -> None:
         "physics_joblist.log": physics(),
         "encodings_joblist.log": encodings(),
         "search_joblist.log": search(),
+        "samplers_joblist.log": samplers(),
     }
     for name, lines in files.items():
         (HERE / name).write_text("\n".join(lines) + "\n")

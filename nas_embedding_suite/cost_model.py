@@ -5,7 +5,8 @@ architectures that teach it most), so both see the same design matrix and the sa
 
 - :func:`cost_design`: the standardised cost totals of every architecture of a space with a
   leading column of ones (the intercept); analytic, no device information;
-- :func:`ridge_fit` / :func:`loo_ridge`: ridge regression, the strength chosen by leave-one-out;
+- :func:`ridge_fit`, :func:`evidence_ridge`, :func:`loo_ridge`: ridge regression, the strength
+  chosen by the marginal likelihood or by leave-one-out;
 - :func:`source_prior`: a Gaussian prior over the coefficients from the fits on source devices
   (each device's latencies divided by their mean, so devices of any speed are comparable).
 """
@@ -64,6 +65,32 @@ def loo_ridge(x: np.ndarray, y: np.ndarray, grid=RIDGE_GRID) -> Tuple[np.ndarray
         if best is None or error < best[0]:
             best = (error, strength)
     return ridge_fit(x, y, best[1]), best[1]
+
+
+def evidence_ridge(x: np.ndarray, y: np.ndarray, grid=RIDGE_GRID) -> Tuple[np.ndarray, float]:
+    """Ridge coefficients at the strength of ``grid`` with the largest marginal likelihood of y
+    (empirical Bayes: ``w[1:] ~ N(0, s2 / strength)``, a flat intercept, the noise variance s2 at
+    its maximum); returns (coefficients, strength).
+
+    Unlike leave-one-out, the evidence stays well defined when every sample has high leverage,
+    as the samples of a D-optimal design do and as few samples of many columns always have.
+    """
+    n, d = x.shape
+    gram, moment, energy = x.T @ x, x.T @ y, float(y @ y)
+    best: Optional[Tuple[float, float]] = None
+    for strength in grid:
+        precision = np.full(d, float(strength))
+        precision[0] = 1e-8  # the intercept: (nearly) flat
+        inner = gram + np.diag(precision)
+        residual = max(energy - moment @ np.linalg.solve(inner, moment), 1e-300) / n
+        log_evidence = -0.5 * (np.linalg.slogdet(inner)[1] - np.log(precision).sum() + n * np.log(residual))
+        if best is None or log_evidence > best[0]:
+            best = (log_evidence, strength)
+    return ridge_fit(x, y, best[1]), best[1]
+
+
+#: how the ``roofline`` predictor chooses its ridge strength
+RIDGE_CHOICES = {"evidence": evidence_ridge, "loo": loo_ridge}
 
 
 @dataclass(frozen=True)

@@ -125,7 +125,8 @@ def test_variant_names_changed_settings():
 # ---------------------------------------------------------------- the repository's job lists
 
 @pytest.mark.parametrize("name", ["unified_joblist.log", "help_unified_joblist.log", "multipredict_unified_joblist.log",
-                                  "references_joblist.log", "physics_joblist.log", "encodings_joblist.log"])
+                                  "references_joblist.log", "physics_joblist.log", "encodings_joblist.log",
+                                  "samplers_joblist.log"])
 def test_repository_job_lists_are_valid(name):
     lines = load_job_list(REPO / "large_run_slurms" / name)
     assert lines
@@ -139,8 +140,21 @@ def test_repository_job_lists_are_valid(name):
         needed = {encoding_of(args.representation), args.sampling_metric} & set(list_encodings())
         assert needed <= set(list_encodings()), line
         assert "--out_dir" not in words
-        if name not in ("unified_joblist.log", "encodings_joblist.log"):  # the baselines take NASFLAT's 12 tasks and k = 5, 10, 20
+        if name not in ("unified_joblist.log", "encodings_joblist.log", "samplers_joblist.log"):
+            # the baselines take NASFLAT's 12 tasks and k = 5, 10, 20
             assert args.predictor != "nasflat" and args.transfer_sample_sizes == [5, 10, 20]
+
+
+def test_sampler_list_runs_every_predictor_with_every_design_sampler_on_the_12_tasks():
+    lines = [line for line in load_job_list(REPO / "large_run_slurms" / "samplers_joblist.log") if line.execute]
+    parser = build_parser()
+    runs = {(a.predictor, a.space, a.task_index, a.sampling_metric)
+            for a in (parser.parse_args(line.words[2:]) for line in lines)}
+    assert len(runs) == len(lines)  # no experiment twice
+    for predictor in ("nasflat", "nasflat_plus", "roofline", "roofline_prior", "help", "multipredict"):
+        for metric in ("doptimal", "doptimal_prior", "sequential"):
+            for space in ("nb201", "fbnet"):
+                assert {t for p, s, t, m in runs if (p, s, m) == (predictor, space, metric)} == {str(t) for t in range(6)}
 
 
 def test_unified_list_covers_the_studies():

@@ -8,7 +8,9 @@ is a strong few-shot predictor. Totals are standardised over the whole space (th
 target information), then:
 
 - ``roofline``: ridge regression with an intercept on the k target samples only; the ridge
-  strength is the one with the smallest leave-one-out error on those samples. No pretraining.
+  strength is the one with the largest marginal likelihood of those samples (``--ridge_choice
+  evidence``, the default) or the smallest leave-one-out error (``loo``, the earlier default).
+  No pretraining.
 - ``roofline_prior``: the same fit on every source device (on the shared source set) gives
   coefficient vectors; with each device's latencies divided by their mean, their mean and
   covariance are a Gaussian prior, and the target's coefficients are its posterior mean given the
@@ -25,9 +27,10 @@ from typing import Dict
 import numpy as np
 import torch
 
-from nas_embedding_suite.cost_model import RIDGE_GRID, TOTALS, cost_design, loo_posterior, loo_ridge, source_prior
+from nas_embedding_suite.cost_model import (RIDGE_CHOICES, RIDGE_GRID, TOTALS, cost_design, loo_posterior,
+                                            loo_ridge, source_prior)
 
-from .base import PREDICTORS, Adaptation, FewShotPredictor
+from .base import PREDICTORS, Adaptation, FewShotPredictor, PredictorOption
 
 def coefficient_state(coefficients: np.ndarray) -> Dict[str, torch.Tensor]:
     """The adapted state of a roofline predictor: its coefficients (ms per standardised total)."""
@@ -59,13 +62,17 @@ class RooflinePredictor(_RooflineBase):
     checkpoint_kind = "linear"
     pretrains = False
     deterministic = True
+    options = (PredictorOption(
+        "ridge_choice", "evidence", "how the roofline chooses its ridge strength on the k samples: evidence "
+        "(largest marginal likelihood; measured better with the design samplers and at k >= 10) or loo "
+        "(smallest leave-one-out error, the earlier default)", choices=tuple(RIDGE_CHOICES)),)
 
     def pretrain(self, archs, seq, progress):
         return None
 
     def adapt(self, state, target, archs, eval_archs, seq, scored_epochs, keep_model, progress):
         y = self.data.table.values[target, archs]
-        coefficients, _ = loo_ridge(self.x[archs], y)
+        coefficients, _ = RIDGE_CHOICES[self.config.option("ridge_choice")](self.x[archs], y)
         return Adaptation([self.x[eval_archs] @ coefficients], sample_scores=self.x[archs] @ coefficients,
                           model_state=coefficient_state(coefficients) if keep_model else None)
 
