@@ -59,7 +59,7 @@ def loo_ridge(x: np.ndarray, y: np.ndarray, grid=RIDGE_GRID) -> Tuple[np.ndarray
         penalty = strength * np.eye(x.shape[1])
         penalty[0, 0] = 0.0
         inverse = np.linalg.pinv(x.T @ x + penalty)
-        leverage = np.einsum("ij,jk,ik->i", x, inverse, x)
+        leverage = np.sum((x @ inverse) * x, axis=1)
         residual = y - x @ (inverse @ x.T @ y)
         error = np.mean((residual / np.clip(1.0 - leverage, 1e-6, None)) ** 2)
         if best is None or error < best[0]:
@@ -148,7 +148,7 @@ def loo_posterior(x: np.ndarray, y: np.ndarray, prior_mean: np.ndarray, prior_co
     for factor in widening:
         precision = np.linalg.inv(prior_cov + factor * scale * np.eye(len(prior_mean)))
         inverse = np.linalg.inv(x.T @ x + noise * precision)
-        leverage = np.einsum("ij,jk,ik->i", x, inverse, x)
+        leverage = np.sum((x @ inverse) * x, axis=1)
         shift = inverse @ x.T @ residual_target
         residual = residual_target - x @ shift
         error = np.mean((residual / np.clip(1.0 - leverage, 1e-6, None)) ** 2)

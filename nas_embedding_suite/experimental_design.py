@@ -39,7 +39,7 @@ def greedy_d_optimal(candidates: np.ndarray, k: int, cov: np.ndarray, noise: flo
         cov = _rank_one_downdate(cov, candidates[row], noise)
     picked: List[int] = list(chosen)
     for _ in range(k):
-        gain = np.einsum("ij,jk,ik->i", candidates, cov, candidates)
+        gain = np.sum((candidates @ cov) * candidates, axis=1)
         gain[picked] = -np.inf
         best = int(np.argmax(gain))
         picked.append(best)
@@ -61,8 +61,8 @@ def greedy_variance_reduction(candidates: np.ndarray, k: int, cov: np.ndarray, n
     for _ in range(k):
         blocked = picked + list(exclude)
         spread = candidates @ cov  # [C, d]: cov x for every candidate
-        gain = np.einsum("ij,jk,ik->i", spread, reference_moment, spread)
-        gain /= noise + np.einsum("ij,ij->i", spread, candidates)
+        gain = np.sum((spread @ reference_moment) * spread, axis=1)
+        gain /= noise + np.sum(spread * candidates, axis=1)
         gain[blocked] = -np.inf
         best = int(np.argmax(gain))
         picked.append(best)
