@@ -279,7 +279,10 @@ def _default_text(action: argparse.Action) -> str:
         return "off"
     if isinstance(action, argparse._StoreFalseAction) and default is True:
         return "on"
-    return str(default)
+    text = str(default)
+    # a default resolved against the checkout (``data`` beside it) is shown relative to it, so the
+    # reference is the same on every machine
+    return "./" + text[len(str(REPO)) + 1:] if text.startswith(str(REPO) + "/") else text
 
 
 def _cell(text: str) -> str:
