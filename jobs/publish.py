@@ -62,7 +62,7 @@ CLIS = (
     ("python -m jobs.search_summary", "jobs.search_summary"),
     ("python -m jobs.publish", "jobs.publish"),
 )
-BLOCK = re.compile(r"<!-- table: (?P<name>[\w.-]+) -->\n(?P<body>.*?)<!-- /table -->", re.S)
+BLOCK = re.compile(r"^<!-- table: (?P<name>[\w.-]+) -->\n(?P<body>.*?)^<!-- /table -->", re.S | re.M)
 #: Trial-row columns a record keeps (beyond them, settings that differ are in ``variant``).
 RECORD_COLUMNS = ("study", "method", "variant", "space", "task", "target_device", "source_size", "k", "trial",
                   "spr", "kdt", "mape", "within10", "n_eval", "line_id")
