@@ -86,3 +86,24 @@ def test_cli_reference_lists_every_flag(module):
     reference = (REPO / "docs" / "cli.md").read_text(encoding="utf-8")
     flags = [s for a in parser._actions for s in a.option_strings if s.startswith("--") and a.help != "==SUPPRESS=="]
     assert flags and all(f"`{flag}" in reference or f", {flag}" in reference for flag in flags)
+
+
+def test_committed_records_name_no_machine_paths():
+    from jobs.line_state import read_json
+
+    markers = sorted((REPO / "large_run_slurms" / "records").glob("*/lines/*/done.json"))
+    assert markers
+    for marker in markers:
+        record = read_json(marker)
+        assert not any(str(value).startswith("/") for value in record.values()), marker
+    for record in (REPO / "results_records").glob("**/*.csv"):
+        assert "/work/" not in record.read_text(encoding="utf-8") and "/home/" not in record.read_text(encoding="utf-8")
+
+
+def test_exported_markers_name_their_logs_relative_to_the_results_folder(tmp_path):
+    from jobs.export import portable_marker
+
+    marker = {"id": "abc", "stdout": str(tmp_path / "logs" / "abc.out"), "stderr": "/elsewhere/logs/abc.err",
+              "wall_s": 1.0}
+    assert portable_marker(marker, tmp_path) == {"id": "abc", "stdout": "logs/abc.out",
+                                                 "stderr": "logs/abc.err", "wall_s": 1.0}
