@@ -279,6 +279,8 @@ def _default_text(action: argparse.Action) -> str:
         return "off"
     if isinstance(action, argparse._StoreFalseAction) and default is True:
         return "on"
+    if isinstance(action, argparse.BooleanOptionalAction):
+        return "on" if default else "off"
     text = str(default)
     # a default resolved against the checkout (``data`` beside it) is shown relative to it, so the
     # reference is the same on every machine
@@ -300,7 +302,7 @@ def parser_reference(call: str, parser: argparse.ArgumentParser, level: int = 2)
         if isinstance(action, argparse._SubParsersAction):
             subcommands = list(action.choices.items())
             continue
-        if action.help is argparse.SUPPRESS:
+        if action.help is argparse.SUPPRESS or isinstance(action, argparse._HelpAction):
             continue
         flag = ", ".join(action.option_strings) or action.dest
         if action.choices is not None:
