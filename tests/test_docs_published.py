@@ -108,3 +108,57 @@ def test_exported_markers_name_their_logs_relative_to_the_results_folder(tmp_pat
               "wall_s": 1.0}
     assert portable_marker(marker, tmp_path) == {"id": "abc", "stdout": "logs/abc.out",
                                                  "stderr": "logs/abc.err", "wall_s": 1.0}
+
+
+def _record(relative: str):
+    import pandas as pd
+
+    return pd.read_csv(REPO / relative, dtype=str, keep_default_na=False)
+
+
+def test_transcribed_cells_agree_with_the_committed_raw_rows():
+    """Where a transcribed table's rows also have committed trial rows (the NB201 random-member
+    samplers, the everything-on runs, the CATE lines of the supplementary study), the transcription
+    is what those rows give."""
+    from jobs.aggregate import collect, geometric_mean, summarise
+
+    tidy = collect(REPO / "large_run_slurms" / "records" / "encodings_joblist")
+    tasks = ["ND", "N1", "N2", "N3", "N4", "NA"]
+
+    def summary(study, k=20, seed=None, contains="", lacks=None):
+        rows = tidy[(tidy["study"] == study) & (tidy["k"] == k) & tidy["variant"].str.contains(contains, regex=False)]
+        if lacks:
+            rows = rows[~rows["variant"].str.contains(lacks, regex=False)]
+        if seed is not None:
+            rows = rows[rows["seed"].astype(int) == seed]
+        frame = summarise(rows).set_index("task")
+        assert frame["variant"].nunique() == 1 and len(frame) >= 5
+        return frame
+
+    checked = 0
+    for k in (5, 20):
+        record = _record(f"results_records/samplers/samplers_nb201_k{k}.csv").set_index("sampler")
+        for metric, label in (("arch2vec", "arch2vec"), ("cate", "cate"), ("zcp", "zcp"), ("a2vcatezcp", "CAZ")):
+            frame = summary("samplers_random_member", k, contains=f"sampling_metric={metric} ")
+            shown = [record.loc[f"{label}, random member", t].strip("*") for t in tasks + ["gm"]]
+            assert shown == [f"{frame.loc[t, 'spr']:.3f}" for t in tasks] + \
+                [f"{geometric_mean(frame.loc[tasks, 'spr']):.3f}"], (k, label)
+            checked += 1
+        cate = summary("supplementary", k, contains="representation=adj_gin_cate")
+        row = _record(f"results_records/encodings/supplementary_nb201_k{k}.csv").set_index("representation").loc["cate"]
+        assert [row[t] for t in tasks[1:]] == [f"{cate.loc[t, 'spr']:.3f} ± {cate.loc[t, 'spr_std']:.3f}" for t in tasks[1:]]
+        checked += 1
+    runs = _record("results_records/encodings/all_on_runs.csv").set_index("run")
+    for label, args in [("both changes, seed 0 (`all_on_regularised`)", ("all_on_regularised",)),
+                        ("both changes, seed 1", ("all_on_seed_1", 20, None, "", "dropout=0.05")),
+                        ("+ head dropout 0.05, seed 0 (`all_on_head_dropout`)", ("all_on_head_dropout",)),
+                        ("+ head dropout 0.05, seed 1", ("all_on_seed_1", 20, None, "dropout=0.05")),
+                        ("+ head dropout 0.05, seed 2", ("all_on_seed_2",)),
+                        ("+ ensemble of 3, seed 0 (`all_on_ensemble`)", ("all_on_ensemble", 20, 0)),
+                        ("+ ensemble of 3, seed 1", ("all_on_ensemble", 20, 1)),
+                        ("+ ensemble of 3, seed 2", ("all_on_ensemble", 20, 2))]:
+        frame = summary(*args)
+        assert [runs.loc[label, t] for t in tasks] == \
+            [f"{frame.loc[t, 'spr']:.4f} ± {frame.loc[t, 'spr_std']:.3f}" for t in tasks], label
+        checked += 1
+    assert checked == 18
