@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The "Add your own device" walkthrough of the README, end to end on this machine, timed:
+# The own-device walkthrough (README, docs/own_device.md), end to end on this machine, timed:
 # NB201 (20 chosen + 300 random architectures, task ND) and FBNet (20 chosen + 100 random, task FD).
 #   bash benchmarks/own_device_walkthrough.sh [DEVICE_NAME]      (default: this_cpu)
 # Measurements go to measurements/, results to results/<DEVICE_NAME>_nb201 and _fbnet.

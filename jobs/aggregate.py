@@ -206,13 +206,18 @@ def aggregate(results_root: Path, joblist: Optional[Path] = None, plots: bool = 
     return tidy
 
 
-def main(argv: Optional[List[str]] = None) -> int:
-    """``python -m jobs.aggregate RESULTS [--joblist FILE] [--no-plots]``."""
+def build_parser() -> ArgumentParser:
+    """The command line of ``python -m jobs.aggregate`` (also read by ``jobs.publish`` for docs/cli.md)."""
     p = ArgumentParser(prog="python -m jobs.aggregate", description=__doc__.split("\n")[0])
     p.add_argument("results", help="results folder of a job list (the one holding lines/)")
     p.add_argument("--joblist", help="the job list, to count a line under every study that lists it")
     p.add_argument("--no-plots", action="store_true", help="tables only")
-    args = p.parse_args(argv)
+    return p
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    """``python -m jobs.aggregate RESULTS [--joblist FILE] [--no-plots]``."""
+    args = build_parser().parse_args(argv)
     return run_reporting_errors(lambda: aggregate(Path(args.results), args.joblist and Path(args.joblist),
                                                   plots=not args.no_plots))
 

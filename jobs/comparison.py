@@ -91,12 +91,17 @@ def comparison_markdown(summary: pd.DataFrame) -> str:
     return "\n".join(parts)
 
 
-def main(argv: Optional[List[str]] = None) -> int:
-    """Print (and with ``--out`` write) the comparison tables."""
+def build_parser() -> ArgumentParser:
+    """The command line of ``python -m jobs.comparison`` (also read by ``jobs.publish`` for docs/cli.md)."""
     p = ArgumentParser(prog="python -m jobs.comparison", description=__doc__.split("\n")[0])
     p.add_argument("results", nargs="+", help="results folders of job lists (each holding lines/)")
     p.add_argument("--out", help="also write the Markdown here (atomically)")
-    args = p.parse_args(argv)
+    return p
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    """Print (and with ``--out`` write) the comparison tables."""
+    args = build_parser().parse_args(argv)
 
     def run() -> None:
         text = comparison_markdown(comparison_summary([Path(r) for r in args.results]))

@@ -159,14 +159,19 @@ def plot_pixel2(frame: pd.DataFrame, path: Path, data_dir: Optional[str], method
     plt.close(figure)
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
-    """Print the tables (and draw the plot)."""
+def build_parser() -> ArgumentParser:
+    """The command line of ``python -m jobs.search_summary`` (also read by ``jobs.publish`` for docs/cli.md)."""
     p = ArgumentParser(prog="python -m jobs.search_summary", description=__doc__.split("\n")[0])
     p.add_argument("--results", required=True, help="the search job list's results folder")
     p.add_argument("--plot", default=None, help="PNG of the pixel2 search")
     p.add_argument("--plot_predictor", default="roofline", help="the predictor whose picks the plot shows")
-    p.add_argument("--data_dir", default=None)
-    args = p.parse_args(argv)
+    p.add_argument("--data_dir", default=None, help="data directory (for the plot's accuracies)")
+    return p
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Print the tables (and draw the plot)."""
+    args = build_parser().parse_args(argv)
 
     def run() -> None:
         frame = collect(Path(args.results))

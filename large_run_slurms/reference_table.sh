@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs the 12-task reference table (README "Results"): NB201 tasks with 16 source archs and
+# Runs the 12-task reference table (docs/reproduction.md): NB201 tasks with 16 source archs and
 # 5 trials, FBNet tasks with 800 source archs and the ZCP encoding. Extra arguments are passed to
 # every FBNet run (e.g. --epochs 40 --num_trials 1 for a shorter run on a small CPU).
 set -euo pipefail

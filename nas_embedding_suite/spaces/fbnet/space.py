@@ -83,8 +83,8 @@ class FBNetSpace(SearchSpace):
     cost_units = {"params": "count", "flops": "FLOPs"}
     num_nodes = NUM_NODES
     #: Source sizes, transfer lr and epochs are the reference settings (NASFLAT spec, sections 4
-    #: and 9); dropout, the fine-tuning batch and the sampler were chosen by measurement (README,
-    #: "Choosing the defaults").
+    #: and 9); dropout, the fine-tuning batch and the sampler were chosen by measurement
+    #: (docs/defaults.md).
     default_settings = {"sample_sizes": [800], "transfer_lr": 1e-3, "transfer_epochs": 30, "dropout": 0.1,
                         "transfer_batch_size": 16, "sampling_metric": "random"}
     #: the FBNet headline uses the published zero-cost proxies (spec section 9)

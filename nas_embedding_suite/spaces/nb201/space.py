@@ -35,8 +35,8 @@ class NB201Space(SearchSpace):
     cost_units = {"params": "millions", "flops": "MFLOPs"}
     num_nodes = NUM_NODES
     #: Source sizes, transfer lr and epochs are the reference settings (NASFLAT spec, sections 4
-    #: and 9); dropout, the fine-tuning batch and the sampler were chosen by measurement (README,
-    #: "Choosing the defaults").
+    #: and 9); dropout, the fine-tuning batch and the sampler were chosen by measurement
+    #: (docs/defaults.md).
     default_settings = {"sample_sizes": [16], "transfer_lr": 3e-3, "transfer_epochs": 40, "dropout": 0.0,
                         "transfer_batch_size": None, "sampling_metric": "flops"}
     headline_settings = {}
