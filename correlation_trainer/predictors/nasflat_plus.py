@@ -54,7 +54,7 @@ class NasflatPlusPredictor(NasflatPredictor):
     options = GNN_OPTIONS + (PredictorOption(
         "plus_parts", ("base",), "which parts to use: cost (cost totals in the supplementary vector), "
         "nodes (per-op cost features beside the op embeddings), base (roofline fit as a residual base); "
-        "base alone measured best (README, NASFLAT+ ablation)", nargs="+", choices=PLUS_PARTS),)
+        "base alone measured best (docs/ablations.md)", nargs="+", choices=PLUS_PARTS),)
     checkpoint_kind = None
 
     def __init__(self, config, data, torch_device):
