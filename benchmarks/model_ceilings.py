@@ -19,14 +19,18 @@ the ridge strength chosen by the marginal likelihood.
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import Dict
 
 import numpy as np
+import pandas as pd
 from scipy.stats import spearmanr
 
+from correlation_trainer.code_version import code_fingerprint, git_commit
 from nas_embedding_suite.cost_model import cost_design, design_matrix, evidence_ridge, ridge_fit
 from nas_embedding_suite.data_directory import DataDirectory
 from nas_embedding_suite.latency_table import load_latency_table
+from nas_embedding_suite.output_files import atomic_write_text
 from nas_embedding_suite.samplers import SamplingContext, build_sampler
 from nas_embedding_suite.spaces import get_space
 from nas_embedding_suite.tasks import TaskSuite
@@ -65,9 +69,11 @@ def main() -> None:
     parser.add_argument("--trials", type=int, default=3, help="k = 20 draws per device")
     parser.add_argument("--k", type=int, default=20, help="samples of the few-shot fit")
     parser.add_argument("--data_dir", default=None, help="data directory")
+    parser.add_argument("--out", default=None, help="record CSV to write (default: print only)")
     args = parser.parse_args()
     data_dir = DataDirectory.resolve(args.data_dir)
     suite = TaskSuite.load()
+    record = []
     print(f"| task | device | family | ceiling (all archs) | 5-fold CV | k = {args.k}, doptimal_prior ({args.trials} trials) |")
     print("|---|---|---|---|---|---|")
     for label in args.tasks:
@@ -92,8 +98,15 @@ def main() -> None:
                     held = np.setdiff1d(measured, chosen)
                     weights, _ = evidence_ridge(x[chosen], row[chosen])
                     few_shot.append(spearmanr(x[held] @ weights, row[held])[0])
-                print(f"| {label} | {device} | {name} | {ceiling:.3f} | {cross_validated(x[measured], y):.3f} "
-                      f"| {np.mean(few_shot):.3f} +- {np.std(few_shot):.3f} |", flush=True)
+                record.append({"task": label, "device": device, "family": name, "ceiling (all archs)": f"{ceiling:.3f}",
+                               "5-fold CV": f"{cross_validated(x[measured], y):.3f}",
+                               f"k = {args.k}, doptimal_prior": f"{np.mean(few_shot):.3f} ± {np.std(few_shot):.3f}"})
+                print("| " + " | ".join(record[-1].values()) + " |", flush=True)
+    if args.out:
+        frame = pd.DataFrame(record).assign(provenance="benchmark", code_commit=git_commit(),
+                                            code_fingerprint=code_fingerprint())
+        atomic_write_text(Path(args.out), frame.to_csv(index=False))
+        print(f"record: {args.out}")
 
 
 if __name__ == "__main__":

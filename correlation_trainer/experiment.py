@@ -220,7 +220,8 @@ class Experiment:
             )
         if c.source_sampon:
             mean_source = np.nanmean(self.data.table.values[self.data.source_devices], axis=0)
-            context = SamplingContext(self.data.space, mean_source, self._vectors, predictor=self.predictor)
+            context = SamplingContext(self.data.space, mean_source, self._vectors, predictor=self.predictor,
+                                      measure=lambda arch: float(mean_source[arch]))  # source latencies are free
             return self.sampler(pool, source_size, rng, context)
         return rng.choice(pool, size=source_size, replace=False)
 

@@ -20,8 +20,9 @@ Table kinds (``kind`` in the spec):
   or ``columns``) in order.
 - ``trials``: tidy trial rows (from ``record``) filtered by ``filter``, summarised as the job
   lists' aggregation does (Spearman averaged over a task's targets per trial, then mean ± std over
-  trials), one row per ``rows`` value (labelled and ordered by ``row_labels``), one column per
-  task of ``columns``, a geometric-mean column, optionally the best value per column in bold.
+  trials), one row per ``rows`` value (a column, or a list of columns joined by " / "; labelled
+  and ordered by ``row_labels``), one column per task of ``columns``, a geometric-mean column,
+  optionally the best value per column in bold.
 - ``headline``: the README's summary (geometric means per space and k, ours beside published).
 """
 from __future__ import annotations
@@ -177,7 +178,8 @@ def render_trials(root: Path, definition: dict) -> str:
     summary = summarise(tidy)
     by = definition["rows"]
     labels: Dict[str, str] = definition["row_labels"]
-    key = summary["variant"] if by == "variant" else summary[by]
+    # one column names the rows, or several joined by " / " (e.g. method / variant)
+    key = summary[by].astype(str).agg(" / ".join, axis=1) if isinstance(by, list) else summary[by]
     unknown = sorted(set(key) - set(labels))
     if unknown:
         raise NasflatError(f"table {definition['name']}: no row label for {', '.join(unknown)}")
@@ -199,7 +201,7 @@ def render_trials(root: Path, definition: dict) -> str:
                                 {label: means[label].get(column, float("nan")) for label in order}, exclude)
             for label in order:
                 cells[label][column] = bolded[label]
-    table = markdown_table([definition.get("row_header", by)] + list(tasks) + ["gm"],
+    table = markdown_table([definition.get("row_header", " / ".join(by) if isinstance(by, list) else by)] + list(tasks) + ["gm"],
                            [[label] + [cells[label].get(t, "-") for t in list(tasks) + ["gm"]] for label in order])
     return _framed(definition, table, rows)
 
