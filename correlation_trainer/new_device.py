@@ -36,7 +36,7 @@ from nas_embedding_suite.duplicates import CopyReport, copy_report, distinct_hel
 from nas_embedding_suite.errors import NasflatError
 from nas_embedding_suite.import_device import SOURCE_KEY
 from nas_embedding_suite.output_files import atomic_write_text, check_output_file
-from nas_embedding_suite.samplers import MEASURING_SAMPLERS, choose_new_device_samples
+from nas_embedding_suite.samplers import choose_new_device_samples, measures_while_choosing
 
 from .checkpoint import AdaptedPredictor, latency_map
 from .evaluation import rank_correlations
@@ -228,7 +228,7 @@ def fixed_transfer_samples(data: TaskData, measured: Sequence[MeasuredDevice],
 
 def write_choice(space, config: ExperimentConfig, k: int, path: Optional[Path] = None) -> str:
     """The k architectures to measure on a new device as ``index,arch`` lines (written to ``path``)."""
-    if config.sampling_metric in MEASURING_SAMPLERS:
+    if measures_while_choosing(config.sampling_metric):
         raise NasflatError(
             f"the {config.sampling_metric} sampler chooses each architecture from the latencies measured "
             f"before it, so it cannot list them in advance; measure and choose at once with: python -m "

@@ -19,7 +19,7 @@ from .arch_list import read_arch_list
 from .errors import ArgumentParser, NasflatError, run_reporting_errors
 from .latency_table import load_latency_table
 from .output_files import check_output_file
-from .samplers import MEASURING_SAMPLERS, list_sampling_methods, list_sampling_metrics
+from .samplers import list_sampling_methods, list_sampling_metrics, measures_while_choosing
 from .spaces import get_space, list_spaces
 from .tasks import TaskSuite, device_correlations, make_split
 
@@ -172,7 +172,7 @@ def cmd_measure(args, data_dir: DataDirectory) -> None:
         return latency
 
     indices = measure_indices(args, space, measure_one)
-    if args.sampler in MEASURING_SAMPLERS:  # every choice is already in the file
+    if measures_while_choosing(args.sampler):  # every choice is already in the file
         device = read_device_file(out, space)
     else:
         device = measure_archs(space, indices, out, args.device_name, protocol, show_progress=not args.no_progress)

@@ -8,13 +8,17 @@
   into k equal buckets and pick one random member of each;
 - vector metrics, any encoding (``zcp``, ``arch2vec``, ``cate``, ``a2vcatezcp``, ``pf``):
   use ``--sampling_method`` (``kmeans``, ``kmeans_random``, ``cosine``, ``cosine_greedy``,
-  ``kmeancosine`` or ``kmeancosine_random``).
+  ``kmeancosine`` or ``kmeancosine_random``);
+- design samplers for the linear cost model (:mod:`.experimental_design`): ``doptimal`` (greedy
+  D-optimal design), ``doptimal_prior`` (greedy variance reduction under the source devices'
+  coefficient prior) and ``sequential`` (measures each choice through ``context.measure`` and
+  refits before choosing the next).
 
 Every sampler returns k distinct indices from the pool. Three registries take new ones:
 ``register_sampler`` (a whole sampler ``(pool, k, rng, context) -> indices``, e.g. an
 experimental design that looks at the predictor through ``context.predictor`` / ``context.state``),
 ``SCALAR_METRICS`` (a value per architecture, sampled by buckets) and ``VECTOR_METHODS`` (how
-vector metrics choose). See ``docs/extending.md``.
+vector metrics choose). See ``docs/add_a_predictor.md``.
 """
 from __future__ import annotations
 
@@ -42,9 +46,10 @@ register_sampler = SAMPLERS.register
 
 @dataclass
 class SamplingContext:
-    """What samplers may look at: the space, for the oracle the target's latencies, and the
-    predictor that the samples will feed with its pretrained state (``None`` where there is none:
-    choosing the samples of a new device before any training)."""
+    """What samplers may look at: the space, for the oracle the target's latencies, the predictor
+    that the samples will feed with its pretrained state (``None`` where there is none: choosing
+    the samples of a new device before any training), the source devices' latencies (free to use),
+    and for samplers that measure as they choose, the target's measurement of one architecture."""
 
     space: object
     target_latency: Optional[np.ndarray] = None  # [A] ms, NaN where unmeasured
@@ -218,10 +223,17 @@ def kmeancosine_random_pick(vectors: np.ndarray, pool: np.ndarray, k: int,
     return _kmeans_then_cosine(kmeans_random_pick, vectors, pool, k, rng)
 
 
-#: samplers that read the source devices' prior (loaded only for them)
-PRIOR_SAMPLERS = ("doptimal_prior", "sequential")
-#: samplers that measure while they choose (``SamplingContext.measure``)
-MEASURING_SAMPLERS = ("sequential",)
+def reads_sources(metric: str) -> bool:
+    """Whether the sampler reads the source devices' latencies (its ``reads_sources`` attribute):
+    only for those does a new device's choice load every benchmark device."""
+    return metric in SAMPLERS and getattr(SAMPLERS.get(metric), "reads_sources", False)
+
+
+def measures_while_choosing(metric: str) -> bool:
+    """Whether the sampler measures as it chooses (its ``measures`` attribute): it cannot list its
+    choice in advance, and ``measure --sampler`` times each choice before the next."""
+    return metric in SAMPLERS and getattr(SAMPLERS.get(metric), "measures", False)
+
 #: candidates a design sampler draws from the pool (at random, so that trials differ)
 DESIGN_CANDIDATES = 2000
 #: the isotropic ridge of ``doptimal`` (standardised columns): the information matrix starts at it
@@ -275,6 +287,9 @@ def prior_design_sample(pool: np.ndarray, k: int, rng: np.random.Generator, cont
     return candidates[greedy_variance_reduction(design[candidates], k, cov, noise, moment)]
 
 
+prior_design_sample.reads_sources = True
+
+
 def _posterior_covariance(x: np.ndarray, y: np.ndarray, context: SamplingContext):
     """The coefficient covariance and noise after fitting the samples (x, y): under the source
     prior widened by the leave-one-out factor, or the ridge of the leave-one-out strength."""
@@ -310,6 +325,10 @@ def sequential_sample(pool: np.ndarray, k: int, rng: np.random.Generator, contex
         picked.append(row[0])
         measured.append(float(context.measure(int(candidates[row[0]]))))
     return candidates[np.array(picked, dtype=np.int64)]
+
+
+sequential_sample.reads_sources = True
+sequential_sample.measures = True
 
 
 def build_sampler(metric: str, method: str = "kmeancosine") -> Callable:
@@ -376,7 +395,7 @@ def choose_new_device_samples(space, k: int, metric: str = "flops", method: str 
         )
     rng = np.random.default_rng(np.random.SeedSequence([int(seed) & 0xFFFFFFFF, int(k), NEW_DEVICE_STREAM]))
     pool = np.arange(space.num_archs, dtype=np.int64) if pool is None else np.unique(np.asarray(pool, dtype=np.int64))
-    sources = benchmark_latencies(space) if metric in PRIOR_SAMPLERS else None
+    sources = benchmark_latencies(space) if reads_sources(metric) else None
     context = SamplingContext(space, source_latency=sources, measure=measure)
     chosen = build_sampler(metric, method)(pool, k, rng, context)
     return np.sort(np.asarray(chosen, dtype=np.int64))
