@@ -212,15 +212,35 @@ def _number(text: str) -> float:
     return float(match.group()) if match else float("nan")
 
 
+def _trials_geometric_mean(record: pd.DataFrame, spec: dict, space: str, k: int, tasks: Sequence[str]) -> str:
+    """The geometric mean over ``tasks`` of one setting's Spearman (the job lists' summary of its
+    trial rows), or "-" where a task has no rows."""
+    rows = record[(record["method"] == spec["method"]) & (record["variant"] == spec["variant"])
+                  & (record["space"] == space) & (record["k"] == str(k))].copy()
+    if set(tasks) - set(rows["task"]):
+        return "-"
+    for column in ("spr", "kdt", "mape", "within10"):
+        if column in rows.columns:
+            rows[column] = pd.to_numeric(rows[column].replace("", "nan"))
+    rows["trial"] = rows["trial"].astype(int)
+    means = summarise(rows).set_index("task")["spr"]
+    return f"{geometric_mean([means[t] for t in tasks]):.3f}"
+
+
 def render_headline(root: Path, definition: dict) -> str:
     """The README summary: per space and k, the geometric mean over the space's tasks of each
     method's Spearman (from the comparison records) beside the published numbers' geometric mean
     (from the published record, where the paper gives every task at that k)."""
     published = read_record(root, definition["record"])
     methods: Dict[str, str] = definition["methods"]
-    header = ["space", "k"] + [f"published {m}" for m in definition["published_methods"]] + list(methods.values())
+    # methods summarised from tidy trial rows: {label: {record, method, variant}}
+    from_trials: Dict[str, dict] = definition.get("trial_methods", {})
+    header = (["space", "k"] + [f"published {m}" for m in definition["published_methods"]] + list(from_trials)
+              + list(methods.values()))
     rows = []
     used = [published]
+    trial_records = {spec["record"]: read_record(root, spec["record"]) for spec in from_trials.values()}
+    used += list(trial_records.values())
     for space, tasks in definition["spaces"].items():
         for k in definition["k"]:
             row = [space, str(k)]
@@ -229,6 +249,8 @@ def render_headline(root: Path, definition: dict) -> str:
                                    & published["task"].isin(tasks)]
                 complete = len(values) == len(tasks)
                 row.append(f"{geometric_mean(values['spr'].astype(float)):.3f}" if complete else "-")
+            for spec in from_trials.values():
+                row.append(_trials_geometric_mean(trial_records[spec["record"]], spec, space, k, tasks))
             comparison = read_record(root, definition["comparison"].format(space=space, k=k))
             used.append(comparison)
             shown = dict(zip(comparison["method"], comparison["gm"]))
@@ -236,7 +258,8 @@ def render_headline(root: Path, definition: dict) -> str:
                 row.append(f"{_number(shown[method]):.3f}" if method in shown else "-")
             rows.append(row)
     record = pd.concat(used, ignore_index=True)
-    definition = {**definition, "also_records": [definition["comparison"].format(space="{nb201,fbnet}", k="{5,10,20}")]}
+    definition = {**definition, "also_records": [definition["comparison"].format(space="{nb201,fbnet}", k="{5,10,20}")]
+                  + list(trial_records)}
     return _framed(definition, markdown_table(header, rows), record)
 
 

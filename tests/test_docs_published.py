@@ -162,3 +162,24 @@ def test_transcribed_cells_agree_with_the_committed_raw_rows():
             [f"{frame.loc[t, 'spr']:.4f} ± {frame.loc[t, 'spr_std']:.3f}" for t in tasks], label
         checked += 1
     assert checked == 18
+
+
+def test_the_summary_column_of_trial_rows_is_their_geometric_mean():
+    import numpy as np
+    import pandas as pd
+
+    spec = load_spec()["headline_summary"]
+    label, source = next(iter(spec["trial_methods"].items()))
+    rows = pd.read_csv(REPO / source["record"], keep_default_na=False, na_values=[""])
+    rows = rows[(rows["method"] == source["method"]) & (rows["variant"] == source["variant"])]
+    table = render("headline_summary", spec)
+    header = next(line for line in table.splitlines() if line.startswith("| space"))
+    column = [c.strip() for c in header.strip("|").split("|")].index(label)
+    for space, tasks in spec["spaces"].items():
+        for k in spec["k"]:
+            chosen = rows[(rows["space"] == space) & (rows["k"] == k)]
+            # average over a task's targets within each trial, then over trials; geometric mean over tasks
+            per_task = chosen.groupby(["task", "trial"])["spr"].mean().groupby("task").mean()
+            expected = float(np.exp(np.log(per_task[tasks]).mean()))
+            line = next(line for line in table.splitlines() if line.startswith(f"| {space} | {k} |"))
+            assert float(line.strip("|").split("|")[column]) == pytest.approx(expected, abs=5e-4)
