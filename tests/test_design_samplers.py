@@ -12,15 +12,10 @@ from nas_embedding_suite.experimental_design import greedy_d_optimal, log_det_in
 from nas_embedding_suite.samplers import (DESIGN_RIDGE, SamplingContext, build_sampler,
                                           choose_new_device_samples, list_sampling_metrics)
 
+from cli_errors import one_line_error
+
 DESIGN_SAMPLERS = ["doptimal", "doptimal_prior", "sequential"]
 TINY_FLAGS = ["--warmup", "1", "--repeats", "3", "--threads", "1", "--no-progress"]
-
-
-def one_line_error(status, err, *fragments):
-    lines = err.strip().splitlines()
-    assert status == 2 and len(lines) == 1 and lines[0].startswith("error: "), err
-    for fragment in fragments:
-        assert fragment in lines[0], lines[0]
 
 
 def _context(space, table, target, sources, calls=None):

@@ -17,14 +17,9 @@ from nas_embedding_suite.import_device import fbnet_lookup_keys, fbnet_lookup_la
 from nas_embedding_suite.samplers import choose_new_device_samples
 from nas_embedding_suite.spaces.fbnet.space import BLOCK_NAMES
 
+from cli_errors import one_line_error
+
 QUICK_ROOFLINE = ["--task_index", "9999", "--predictor", "roofline", "--no_progress"]
-
-
-def one_line_error(status, err, *fragments):
-    lines = err.strip().splitlines()
-    assert status == 2 and len(lines) == 1 and lines[0].startswith("error: "), err
-    for fragment in fragments:
-        assert fragment in lines[0], lines[0]
 
 
 def body(path):

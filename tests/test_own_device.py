@@ -16,17 +16,12 @@ from nas_embedding_suite.device_file import DeviceFileWriter, read_device_file
 from nas_embedding_suite.errors import DataError, NasflatError
 from nas_embedding_suite.measure import MeasureProtocol, build_network, device_file_metadata, measure_archs
 
+from cli_errors import one_line_error
+
 REPO = Path(__file__).resolve().parents[1]
 
 TINY = MeasureProtocol(batch_size=1, threads=1, warmup=1, repeats=3)
 TINY_FLAGS = ["--warmup", "1", "--repeats", "3", "--threads", "1", "--no-progress"]
-
-
-def one_line_error(status, err, *fragments):
-    lines = err.strip().splitlines()
-    assert status == 2 and len(lines) == 1 and lines[0].startswith("error: "), err
-    for fragment in fragments:
-        assert fragment in lines[0], lines[0]
 
 
 def test_network_builders_give_the_analytic_params(nb201, fbnet):

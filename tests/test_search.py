@@ -15,17 +15,12 @@ from correlation_trainer.search import main as search_main
 from nas_embedding_suite.cli import main as data_main
 from nas_embedding_suite.latency_table import load_latency_table
 
+from cli_errors import one_line_error
+
 REPO = Path(__file__).resolve().parents[1]
 THIS_CPU = REPO / "benchmarks" / "own_device" / "nb201_this_cpu.csv"
 HELP_CASE = ["--task_index", "ND", "--target_device", "eyeriss", "--latency_budget", "5", "7", "9",
              "--objective", "cifar100", "--no_progress", "--no_plot"]
-
-
-def one_line_error(status, err, *fragments):
-    lines = err.strip().splitlines()
-    assert status == 2 and len(lines) == 1 and lines[0].startswith("error: "), err
-    for fragment in fragments:
-        assert fragment in lines[0], lines[0]
 
 
 def test_the_true_table_as_predictor_finds_the_oracle(nb201):
