@@ -161,3 +161,21 @@ def test_a_file_lacking_a_sequential_choice_names_the_measure_command(nb201, tmp
                            "--transfer_sample_sizes", "5", "--num_trials", "1", "--no_progress",
                            "--target_device_file", str(out), "--out_dir", str(tmp_path / "res")])
     one_line_error(status, capsys.readouterr().err, "lacks architecture", "--sampler sequential")
+
+
+def test_the_api_chooses_sequentially_with_the_users_timing(nb201_table):
+    from correlation_trainer.api import LatencyPredictor
+
+    predictor = LatencyPredictor("roofline", space="nb201", task="ND")
+    stand_in = nb201_table.values[nb201_table.row("pixel2")]
+    timed = []
+
+    def time_one(arch):
+        timed.append(arch)
+        return float(stand_in[arch])
+    archs = predictor.choose_samples(8, "sequential", measure=time_one)
+    assert sorted(timed) == sorted(archs.tolist()) and len(set(timed)) == 8
+    predictor.fit("pixel2", archs=archs)
+    assert np.isfinite(predictor.predict(np.arange(100))).all()
+    assert sorted(predictor.choose_samples(8, "doptimal").tolist()) == sorted(
+        choose_new_device_samples(predictor.space, 8, "doptimal").tolist())
