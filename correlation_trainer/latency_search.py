@@ -9,7 +9,9 @@ over the best measured one within the budget (the chance that it meets the budge
 prediction and the predictor's measured error, times the accuracy it would add), the predictor is
 refit on every measurement, and the search repeats until no candidate is expected to gain or the
 extra measurements are spent; the pick is then always a measured architecture (the
-most accurate measured one within the budget), never a predicted one.
+most accurate measured one within the budget), never a predicted one. With several budgets, each
+pick is made again once every budget has been searched, from all the measurements
+(:func:`revise_with_every_measurement`): one budget's verifications can find another's best.
 """
 from __future__ import annotations
 
@@ -100,6 +102,15 @@ def residual_spread(predicted_ms: np.ndarray, measured: Measurements, floor: flo
     return float(max(2 * ratios.std(), floor))
 
 
+def measurement_step(values: np.ndarray) -> float:
+    """The resolution of the measurements: 1 ms when every measured latency is a whole number of
+    milliseconds (phones that report integer ms), else 0 (continuous readings)."""
+    values = np.asarray(values, dtype=np.float64)
+    if len(values) >= 5 and np.all(np.abs(values - np.round(values)) < 1e-9):
+        return 1.0
+    return 0.0
+
+
 def expected_gain(predicted_ms: np.ndarray, accuracy: np.ndarray, archs: np.ndarray, budget: float,
                   floor: float, spread: float) -> np.ndarray:
     """For each of ``archs``: the chance that its latency meets ``budget`` (log-normal around the
@@ -138,11 +149,12 @@ def search_budget(budget: float, accuracy: np.ndarray, candidates: np.ndarray, m
                     pick in measured.latency_ms, 0)
     spent = 0
     while spent < max_extra:
-        best = _best_measured(measured, accuracy, candidates, budget)
+        best = best_measured(measured, accuracy, candidates, budget)
         floor = accuracy[best] if best is not None else float(np.nanmin(accuracy[candidates])) - 1.0
         open_ = np.setdiff1d(candidates, measured.archs)
         open_ = open_[accuracy[open_] > floor]
-        gain = expected_gain(predicted, accuracy, open_, budget, floor, residual_spread(predicted, measured))
+        reach = budget + measurement_step(measured.values) / 2  # a reading rounded down to the budget meets it
+        gain = expected_gain(predicted, accuracy, open_, reach, floor, residual_spread(predicted, measured))
         if len(open_) == 0 or gain.max() <= 1e-3:
             break
         choice = int(open_[np.lexsort((open_, predicted[open_], -gain))[0]])
@@ -151,14 +163,14 @@ def search_budget(budget: float, accuracy: np.ndarray, candidates: np.ndarray, m
         measured.surprises.append(float(np.log(value / max(predicted[choice], 1e-12))))
         spent += 1
         predicted = predict(measured)
-    pick = _best_measured(measured, accuracy, candidates, budget)
+    pick = best_measured(measured, accuracy, candidates, budget)
     if pick is None:
         return Pick(budget, None, float("nan"), float("nan"), False, spent)
     return Pick(budget, pick, float(predicted[pick]), measured.latency_ms[pick], True, spent)
 
 
-def _best_measured(measured: Measurements, accuracy: np.ndarray, candidates: np.ndarray,
-                   budget: float) -> Optional[int]:
+def best_measured(measured: Measurements, accuracy: np.ndarray, candidates: np.ndarray,
+                  budget: float) -> Optional[int]:
     """The most accurate measured candidate within the budget."""
     inside = np.intersect1d(measured.archs, candidates)
     if len(inside) == 0:
@@ -166,6 +178,17 @@ def _best_measured(measured: Measurements, accuracy: np.ndarray, candidates: np.
     latency = np.full(len(accuracy), np.inf)
     latency[measured.archs] = measured.values
     return best_within(latency, accuracy, inside, budget)
+
+
+def revise_with_every_measurement(pick: Pick, measured: Measurements, accuracy: np.ndarray,
+                                  candidates: np.ndarray, predicted_ms: np.ndarray) -> Pick:
+    """A verified pick made again after the other budgets' verifications: a more accurate measured
+    candidate within its budget, measured while searching another budget, replaces it (those
+    measurements are spent either way)."""
+    best = best_measured(measured, accuracy, candidates, pick.budget)
+    if best is None or (pick.index is not None and accuracy[best] <= accuracy[pick.index]):
+        return pick
+    return Pick(pick.budget, best, float(predicted_ms[best]), measured.latency_ms[best], True, pick.extra_measurements)
 
 
 def fastest(latency_ms: np.ndarray, candidates: np.ndarray) -> int:

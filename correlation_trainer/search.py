@@ -41,7 +41,7 @@ from correlation_trainer.code_version import code_fingerprint, git_commit
 from correlation_trainer.configuration import add_predictor_options, setting_names
 from correlation_trainer.cpu_setup import configure_cpu
 from correlation_trainer.latency_search import (
-    Measurements, best_within, check_budgets, pareto_front, search_budget,
+    Measurements, best_within, check_budgets, pareto_front, revise_with_every_measurement, search_budget,
 )
 from correlation_trainer.predictors import list_predictors
 from correlation_trainer.representations import encoding_of
@@ -258,14 +258,19 @@ def run_trial(args, space, task, target: Target, accuracy: np.ndarray, candidate
 
     if trial == 0:
         check_budgets(args.latency_budget, predict(measured), candidates, measured, space.arch_str)
-    rows = []
+    verifying = bool(args.verify and target.measurable)
+    picks = []
     for budget in args.latency_budget:
         before = len(measured.verified)
         pick = search_budget(budget, accuracy, candidates, measured, predict,
-                             target.measure if args.verify and target.measurable else None, args.verify,
-                             safety=args.safety)
-        rows.append(result_row(args, space, target, accuracy, candidates, trial, pick, predictor,
-                               len(measured.latency_ms), len(measured.verified) - before))
+                             target.measure if verifying else None, args.verify, safety=args.safety)
+        picks.append((pick, len(measured.latency_ms), len(measured.verified) - before))
+    if verifying:  # every pick from every measurement: one budget's verifications may find another's best
+        final = predict(measured)
+        picks = [(revise_with_every_measurement(pick, measured, accuracy, candidates, final),
+                  len(measured.latency_ms), extra) for pick, _, extra in picks]
+    rows = [result_row(args, space, target, accuracy, candidates, trial, pick, predictor, spent, extra)
+            for pick, spent, extra in picks]
     return rows, predictor, measured
 
 

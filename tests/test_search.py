@@ -10,7 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from correlation_trainer.latency_search import Measurements, best_within, pareto_front, search_budget
+from correlation_trainer.latency_search import (Measurements, best_within, measurement_step, pareto_front,
+                                                revise_with_every_measurement, search_budget)
 from correlation_trainer.search import main as search_main
 from nas_embedding_suite.cli import main as data_main
 from nas_embedding_suite.latency_table import load_latency_table
@@ -56,6 +57,37 @@ def test_verification_never_returns_a_pick_measured_over_budget(seed, budget, no
         assert accuracy[pick.index] == max(accuracy[i] for i in within)
     else:
         assert pick.index is None
+
+
+@settings(max_examples=40, deadline=None, derandomize=True)
+@given(seed=st.integers(0, 10_000), noise=st.floats(0.0, 0.5), extra=st.integers(1, 4))
+def test_picks_made_again_from_every_budgets_measurements_stay_within_budget(seed, noise, extra):
+    rng = np.random.default_rng(seed)
+    truth = rng.uniform(0.1, 1.0, 300)
+    accuracy = np.round(rng.uniform(50, 75, 300), 1)
+    candidates = np.arange(300)
+    measured = Measurements()
+    samples = rng.choice(300, 10, replace=False)
+    measured.add(samples, truth[samples])
+    guess = truth * np.exp(rng.normal(0, noise, 300))
+    budgets = (0.3, 0.5, 0.8)
+    picks = [search_budget(b, accuracy, candidates, measured, lambda m: guess, lambda i: float(truth[i]), extra)
+             for b in budgets]
+    for pick in picks:
+        revised = revise_with_every_measurement(pick, measured, accuracy, candidates, guess)
+        within = [i for i in measured.archs if truth[i] <= pick.budget]
+        if within:  # the most accurate of everything measured within the budget, never over it
+            assert revised.verified and truth[revised.index] <= pick.budget
+            assert accuracy[revised.index] == max(accuracy[i] for i in within)
+            assert pick.index is None or accuracy[revised.index] >= accuracy[pick.index]
+        else:
+            assert revised.index is None
+
+
+def test_whole_millisecond_readings_are_detected():
+    assert measurement_step(np.array([12.0, 14.0, 9.0, 30.0, 22.0])) == 1.0
+    assert measurement_step(np.array([12.0, 14.5, 9.0, 30.0, 22.0])) == 0.0
+    assert measurement_step(np.array([12.0, 14.0])) == 0.0  # too few to tell
 
 
 def test_picks_are_deterministic_under_a_seed(tmp_path, capsys):
