@@ -21,7 +21,7 @@ import pandas as pd
 
 from correlation_trainer.predictors.base import display_name, table_rank
 from nas_embedding_suite.errors import ArgumentParser, NasflatError, run_reporting_errors
-from nas_embedding_suite.output_files import atomic_write_bytes
+from nas_embedding_suite.output_files import atomic_write_bytes, atomic_write_text
 
 #: HELP, Table 4 (latency ms, CIFAR-100 %): its picks for each budget, in budget order
 HELP_PICKS = {
@@ -61,24 +61,59 @@ def _methods(frame: pd.DataFrame) -> List[str]:
     return sorted(frame["predictor"].unique(), key=table_rank)
 
 
-def setting_table(frame: pd.DataFrame) -> str:
-    """Per predictor and setting: violations, regret, exact oracle picks, measurements."""
-    lines = ["| predictor | setting | cases x trials | violations | mean regret (points) | oracle exact "
-             "(trial-cases) | cases with the oracle in >= 3 of 5 trials | measurements per trial |",
-             "|---|---|---|---|---|---|---|---|"]
+SETTING_COLUMNS = ["predictor", "setting", "cases x trials", "violations", "mean regret (points)",
+                   "oracle exact (trial-cases)", "cases with the oracle in >= 3 of 5 trials", "measurements per trial"]
+WIDER_COLUMNS = ["predictor", "devices", "cases x trials", "violation rate", "mean regret (points)", "oracle exact"]
+
+
+def _versions(rows: pd.DataFrame) -> dict:
+    """The code versions of some pick rows (every distinct one, in order of appearance)."""
+    return {column: ", ".join(dict.fromkeys(rows[column].astype(str))) if column in rows.columns else "unknown"
+            for column in ("code_commit", "code_fingerprint")}
+
+
+def setting_rows(frame: pd.DataFrame) -> pd.DataFrame:
+    """Per predictor and setting: violations, regret, exact oracle picks, measurements (the cells,
+    with the code versions of the rows behind them)."""
+    out = []
     for study in HELP_STUDIES:
         part = frame[frame["study"] == study]
         for method in _methods(part):
             rows = part[part["predictor"] == method]
             per_case = rows.groupby(["target", "budget_ms"])["exact"].sum()
             used = rows.groupby(["target", "trial"])["measurements_used"].max().mean()
-            lines.append(
-                f"| {display_name(method)} | {'k = 20, verify 5' if 'verify' in study else 'k = 10'} | "
-                f"{rows.groupby(['target', 'budget_ms']).ngroups} x {rows['trial'].nunique()} | "
-                f"{rows['violates'].mean():.0%} ({int(rows['violates'].sum())}) | {rows['regret'].mean():.2f} | "
-                f"{int(rows['exact'].sum())} of {len(rows)} | {int((per_case >= 3).sum())} of {len(per_case)} | "
-                f"{used:.1f} |")
+            cells = [display_name(method), "k = 20, verify 5" if "verify" in study else "k = 10",
+                     f"{rows.groupby(['target', 'budget_ms']).ngroups} x {rows['trial'].nunique()}",
+                     f"{rows['violates'].mean():.0%} ({int(rows['violates'].sum())})", f"{rows['regret'].mean():.2f}",
+                     f"{int(rows['exact'].sum())} of {len(rows)}", f"{int((per_case >= 3).sum())} of {len(per_case)}",
+                     f"{used:.1f}"]
+            out.append({**dict(zip(SETTING_COLUMNS, cells)), **_versions(rows)})
+    return pd.DataFrame(out, columns=SETTING_COLUMNS + ["code_commit", "code_fingerprint"])
+
+
+def wider_rows(frame: pd.DataFrame) -> pd.DataFrame:
+    """The wider test per predictor: devices, cases, violation rate and mean regret (the cells, with
+    the code versions of the rows behind them)."""
+    part = frame[frame["study"] == "wider"]
+    out = []
+    for method in _methods(part):
+        rows = part[part["predictor"] == method]
+        cells = [display_name(method), str(rows["target"].nunique()),
+                 f"{rows.groupby(['target', 'objective', 'budget_ms']).ngroups} x {rows['trial'].nunique()}",
+                 f"{rows['violates'].mean():.1%}", f"{rows['regret'].mean():.3f}", f"{rows['exact'].mean():.0%}"]
+        out.append({**dict(zip(WIDER_COLUMNS, cells)), **_versions(rows)})
+    return pd.DataFrame(out, columns=WIDER_COLUMNS + ["code_commit", "code_fingerprint"])
+
+
+def _markdown(table: pd.DataFrame, columns: Sequence[str]) -> str:
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join(str(v) for v in row) + " |" for row in table[list(columns)].itertuples(index=False)]
     return "\n".join(lines)
+
+
+def setting_table(frame: pd.DataFrame) -> str:
+    """Per predictor and setting: violations, regret, exact oracle picks, measurements."""
+    return _markdown(setting_rows(frame), SETTING_COLUMNS)
 
 
 def picks_table(frame: pd.DataFrame, study: str, methods: Sequence[str]) -> str:
@@ -110,15 +145,21 @@ def picks_table(frame: pd.DataFrame, study: str, methods: Sequence[str]) -> str:
 
 def wider_table(frame: pd.DataFrame) -> str:
     """The wider test per predictor: devices, cases, violation rate and mean regret."""
-    part = frame[frame["study"] == "wider"]
-    lines = ["| predictor | devices | cases x trials | violation rate | mean regret (points) | oracle exact |",
-             "|---|---|---|---|---|---|"]
-    for method in _methods(part):
-        rows = part[part["predictor"] == method]
-        lines.append(f"| {display_name(method)} | {rows['target'].nunique()} | "
-                     f"{rows.groupby(['target', 'objective', 'budget_ms']).ngroups} x {rows['trial'].nunique()} | "
-                     f"{rows['violates'].mean():.1%} | {rows['regret'].mean():.3f} | {rows['exact'].mean():.0%} |")
-    return "\n".join(lines)
+    return _markdown(wider_rows(frame), WIDER_COLUMNS)
+
+
+def write_records(frame: pd.DataFrame, folder: Path) -> List[Path]:
+    """The setting and wider tables as records (``search_help_setting.csv``, ``search_wider.csv``):
+    their cells, with the provenance and code versions of the pick rows behind each."""
+    written = []
+    for name, table in (("search_help_setting.csv", setting_rows(frame)), ("search_wider.csv", wider_rows(frame))):
+        if table.empty:
+            continue
+        table.insert(len(table.columns) - 2, "provenance", "joblist_records")
+        path = Path(folder) / name
+        atomic_write_text(path, table.to_csv(index=False))
+        written.append(path)
+    return written
 
 
 def plot_pixel2(frame: pd.DataFrame, path: Path, data_dir: Optional[str], method: str) -> None:
@@ -166,6 +207,8 @@ def build_parser() -> ArgumentParser:
     p.add_argument("--plot", default=None, help="PNG of the pixel2 search")
     p.add_argument("--plot_predictor", default="roofline", help="the predictor whose picks the plot shows")
     p.add_argument("--data_dir", default=None, help="data directory (for the plot's accuracies)")
+    p.add_argument("--record_dir", default=None,
+                   help="also write the setting and wider tables as records (CSV with code versions) here")
     return p
 
 
@@ -188,6 +231,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         if (frame["study"] == "wider").any():
             print("\n### The wider test\n")
             print(wider_table(frame))
+        if args.record_dir:
+            for path in write_records(frame, Path(args.record_dir)):
+                print(f"\nrecord: {path}")
         if args.plot:
             plot_pixel2(frame, Path(args.plot), args.data_dir, args.plot_predictor)
             print(f"\nplot: {args.plot}")
