@@ -2,6 +2,7 @@
 pick measured over budget, determinism, the own-device path with real timing, and bad input."""
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +14,7 @@ from hypothesis import strategies as st
 from correlation_trainer.latency_search import (Measurements, best_within, measurement_step, pareto_front,
                                                 revise_with_every_measurement, search_budget)
 from correlation_trainer.search import main as search_main
+from jobs.search_summary import main as summary_main
 from nas_embedding_suite.cli import main as data_main
 from nas_embedding_suite.latency_table import load_latency_table
 
@@ -102,6 +104,17 @@ def test_picks_are_deterministic_under_a_seed(tmp_path, capsys):
     assert set(first.columns) >= {"true_ms", "oracle_index", "oracle_accuracy", "regret", "exact", "code_commit"}
     out = capsys.readouterr().out
     assert "15625 of 15625 nb201 architectures have an accuracy" in out and "violations 0" in out
+    # the same rows as a finished line of the search job list, summarised into records
+    line = tmp_path / "results" / "lines" / "x"
+    (line / "out" / "help_setting_k20_verify5_roofline_pixel2").mkdir(parents=True)
+    (line / "done.json").write_text("{}")
+    shutil.copy(tmp_path / "a" / "search_roofline" / "search_picks.csv",
+                line / "out" / "help_setting_k20_verify5_roofline_pixel2" / "search_picks.csv")
+    assert summary_main(["--results", str(tmp_path / "results"), "--record_dir", str(tmp_path / "records")]) == 0
+    record = pd.read_csv(tmp_path / "records" / "search_help_setting.csv")
+    assert record["predictor"].tolist() == ["roofline"] and record["provenance"].tolist() == ["joblist_records"]
+    assert record["code_commit"].iloc[0] == first["code_commit"].iloc[0]
+    assert record["violations"].iloc[0] == "0% (0)" and record["cases x trials"].iloc[0] == "3 x 2"
 
 
 def test_own_device_file_measured_elsewhere_searches_without_verification(tmp_path, capsys):
