@@ -39,18 +39,23 @@ def test_the_true_table_as_predictor_finds_the_oracle(nb201):
     assert np.all(np.diff(truth[front]) >= 0) and np.all(np.diff(accuracy[front]) > 0)
 
 
+def random_case(seed, noise):
+    """300 candidates with random true latency and accuracy, 10 of them measured, and a guess of
+    every latency with log-normal error ``noise``."""
+    rng = np.random.default_rng(seed)
+    truth = rng.uniform(0.1, 1.0, 300)
+    accuracy = np.round(rng.uniform(50, 75, 300), 1)
+    measured = Measurements()
+    samples = rng.choice(300, 10, replace=False)
+    measured.add(samples, truth[samples])
+    return truth, accuracy, np.arange(300), measured, truth * np.exp(rng.normal(0, noise, 300))
+
+
 @settings(max_examples=40, deadline=None, derandomize=True)
 @given(seed=st.integers(0, 10_000), budget=st.floats(0.2, 0.9), noise=st.floats(0.0, 0.5),
        extra=st.integers(1, 6))
 def test_verification_never_returns_a_pick_measured_over_budget(seed, budget, noise, extra):
-    rng = np.random.default_rng(seed)
-    truth = rng.uniform(0.1, 1.0, 300)
-    accuracy = np.round(rng.uniform(50, 75, 300), 1)
-    candidates = np.arange(300)
-    measured = Measurements()
-    samples = rng.choice(300, 10, replace=False)
-    measured.add(samples, truth[samples])
-    guess = truth * np.exp(rng.normal(0, noise, 300))
+    truth, accuracy, candidates, measured, guess = random_case(seed, noise)
     pick = search_budget(budget, accuracy, candidates, measured, lambda m: guess, lambda i: float(truth[i]), extra)
     within = [i for i in measured.archs if truth[i] <= budget]
     assert pick.extra_measurements <= extra
@@ -64,14 +69,7 @@ def test_verification_never_returns_a_pick_measured_over_budget(seed, budget, no
 @settings(max_examples=40, deadline=None, derandomize=True)
 @given(seed=st.integers(0, 10_000), noise=st.floats(0.0, 0.5), extra=st.integers(1, 4))
 def test_picks_made_again_from_every_budgets_measurements_stay_within_budget(seed, noise, extra):
-    rng = np.random.default_rng(seed)
-    truth = rng.uniform(0.1, 1.0, 300)
-    accuracy = np.round(rng.uniform(50, 75, 300), 1)
-    candidates = np.arange(300)
-    measured = Measurements()
-    samples = rng.choice(300, 10, replace=False)
-    measured.add(samples, truth[samples])
-    guess = truth * np.exp(rng.normal(0, noise, 300))
+    truth, accuracy, candidates, measured, guess = random_case(seed, noise)
     budgets = (0.3, 0.5, 0.8)
     picks = [search_budget(b, accuracy, candidates, measured, lambda m: guess, lambda i: float(truth[i]), extra)
              for b in budgets]
