@@ -160,6 +160,7 @@ class Experiment:
         self.torch_device = torch.device(config.device)
         self._vectors: Dict[str, np.ndarray] = {}  # encodings the sampler loaded, shared by all draws
         self._prior_cache: Dict[str, object] = {}  # the design samplers' source prior, shared likewise
+        self._source_latency: Optional[np.ndarray] = None
         for k in config.transfer_sample_sizes if check_budget else ():
             data.check_budget(k)
         self.data = data.to(self.torch_device)
@@ -259,9 +260,11 @@ class Experiment:
             archs = np.asarray(self.transfer_samples[(target, k)], dtype=np.int64)
         else:
             latencies = self.data.table.values
+            if self._source_latency is None:  # the design samplers' prior reads them; copied once
+                self._source_latency = latencies[self.data.source_devices]
             context = SamplingContext(self.data.space, latencies[target], self._vectors,
                                       predictor=self.predictor, state=state,
-                                      source_latency=latencies[self.data.source_devices],
+                                      source_latency=self._source_latency,
                                       measure=lambda arch: float(latencies[target, arch]),
                                       prior_cache=self._prior_cache)
             archs = np.asarray(self.sampler(self.data.measured(target), k, rng, context), dtype=np.int64)

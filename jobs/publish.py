@@ -162,6 +162,16 @@ def _bold_best(values: Dict[str, str], numbers: Dict[str, float], exclude: Seque
     return {label: f"**{text}**" if shown.get(label) == best else text for label, text in values.items()}
 
 
+def numeric_trials(rows: pd.DataFrame) -> pd.DataFrame:
+    """Trial rows of a record (text cells) with their metrics as numbers, as ``summarise`` takes them."""
+    tidy = rows.copy()
+    for column in ("spr", "kdt", "mape", "within10"):
+        if column in tidy.columns:
+            tidy[column] = pd.to_numeric(tidy[column].replace("", "nan"))
+    tidy["trial"] = tidy["trial"].astype(int)
+    return tidy
+
+
 def render_trials(root: Path, definition: dict) -> str:
     """A ``trials`` table: a summary of tidy trial rows, one row per setting, one column per task."""
     record = read_record(root, definition["record"])
@@ -170,12 +180,7 @@ def render_trials(root: Path, definition: dict) -> str:
         rows = rows[rows[column] == str(value)]
     if rows.empty:
         raise NasflatError(f"no row of {definition['record']} matches {definition.get('filter')}")
-    tidy = rows.copy()
-    for column in ("spr", "kdt", "mape", "within10"):
-        if column in tidy.columns:
-            tidy[column] = pd.to_numeric(tidy[column].replace("", "nan"))
-    tidy["trial"] = tidy["trial"].astype(int)
-    summary = summarise(tidy)
+    summary = summarise(numeric_trials(rows))
     by = definition["rows"]
     labels: Dict[str, str] = definition["row_labels"]
     # one column names the rows, or several joined by " / " (e.g. method / variant)
@@ -216,14 +221,10 @@ def _trials_geometric_mean(record: pd.DataFrame, spec: dict, space: str, k: int,
     """The geometric mean over ``tasks`` of one setting's Spearman (the job lists' summary of its
     trial rows), or "-" where a task has no rows."""
     rows = record[(record["method"] == spec["method"]) & (record["variant"] == spec["variant"])
-                  & (record["space"] == space) & (record["k"] == str(k))].copy()
+                  & (record["space"] == space) & (record["k"] == str(k))]
     if set(tasks) - set(rows["task"]):
         return "-"
-    for column in ("spr", "kdt", "mape", "within10"):
-        if column in rows.columns:
-            rows[column] = pd.to_numeric(rows[column].replace("", "nan"))
-    rows["trial"] = rows["trial"].astype(int)
-    means = summarise(rows).set_index("task")["spr"]
+    means = summarise(numeric_trials(rows)).set_index("task")["spr"]
     return f"{geometric_mean([means[t] for t in tasks]):.3f}"
 
 

@@ -29,35 +29,29 @@ def _rank_one_downdate(cov: np.ndarray, x: np.ndarray, noise: float) -> np.ndarr
     return cov - np.outer(v, v) / (noise + x @ v)
 
 
-def greedy_d_optimal(candidates: np.ndarray, k: int, cov: np.ndarray, noise: float = 1.0,
-                     chosen: Sequence[int] = ()) -> List[int]:
-    """Rows of ``candidates`` ``[C, d]`` to add (k of them) that greedily maximise the log
-    determinant of the information matrix, starting from coefficient covariance ``cov`` after
-    the rows ``chosen`` have been measured. Ties go to the earlier row."""
+def greedy_d_optimal(candidates: np.ndarray, k: int, cov: np.ndarray) -> List[int]:
+    """k rows of ``candidates`` ``[C, d]`` that greedily maximise the log determinant of the
+    information matrix, starting from coefficient covariance ``cov`` (unit noise). Ties go to the
+    earlier row."""
     cov = np.array(cov, dtype=np.float64)
-    for row in chosen:
-        cov = _rank_one_downdate(cov, candidates[row], noise)
-    picked: List[int] = list(chosen)
+    picked: List[int] = []
     for _ in range(k):
         gain = np.sum((candidates @ cov) * candidates, axis=1)
         gain[picked] = -np.inf
         best = int(np.argmax(gain))
         picked.append(best)
-        cov = _rank_one_downdate(cov, candidates[best], noise)
-    return picked[len(chosen):]
+        cov = _rank_one_downdate(cov, candidates[best], 1.0)
+    return picked
 
 
 def greedy_variance_reduction(candidates: np.ndarray, k: int, cov: np.ndarray, noise: float,
-                              reference_moment: np.ndarray, chosen: Sequence[int] = (),
-                              exclude: Sequence[int] = ()) -> List[int]:
-    """Rows of ``candidates`` to add (k of them) that greedily minimise the mean predictive
-    variance over a reference set whose second moment ``X_ref' X_ref / n`` is
-    ``reference_moment`` ``[d, d]``, from coefficient covariance ``cov`` after the rows ``chosen``
-    (``exclude``: rows never to pick, whose information ``cov`` already holds)."""
+                              reference_moment: np.ndarray, exclude: Sequence[int] = ()) -> List[int]:
+    """k rows of ``candidates`` that greedily minimise the mean predictive variance over a
+    reference set whose second moment ``X_ref' X_ref / n`` is ``reference_moment`` ``[d, d]``,
+    from coefficient covariance ``cov`` (``exclude``: rows never to pick, e.g. measured ones whose
+    information ``cov`` already holds)."""
     cov = np.array(cov, dtype=np.float64)
-    for row in chosen:
-        cov = _rank_one_downdate(cov, candidates[row], noise)
-    picked: List[int] = list(chosen)
+    picked: List[int] = []
     for _ in range(k):
         blocked = picked + list(exclude)
         spread = candidates @ cov  # [C, d]: cov x for every candidate
@@ -67,7 +61,7 @@ def greedy_variance_reduction(candidates: np.ndarray, k: int, cov: np.ndarray, n
         best = int(np.argmax(gain))
         picked.append(best)
         cov = _rank_one_downdate(cov, candidates[best], noise)
-    return picked[len(chosen):]
+    return picked
 
 
 def log_det_information(design: np.ndarray, ridge: float) -> float:
