@@ -45,6 +45,7 @@ from .checkpoint import latency_map
 from .code_version import git_commit
 from .configuration import build_config
 from .experiment import Experiment, ExperimentConfig
+from .predictors import predictor_class
 from .pretrained_store import PretrainedStore
 from .representations import encoding_of
 from .task_data import TaskData
@@ -106,6 +107,11 @@ class LatencyPredictor:
         within = None if pool is None else self._indices(pool)
         return choose_new_device_samples(self.space, k, config.sampling_metric, config.sampling_method, self.seed,
                                          pool=within, measure=measure)
+
+    def reference_archs(self) -> np.ndarray:
+        """Architectures this predictor needs measured on the device besides the k samples (HELP's
+        reference architectures; empty for most predictors): measure them too, they count as spent."""
+        return np.asarray(predictor_class(self.predictor_name).reference_archs(self.space), dtype=np.int64)
 
     def fit(self, device: Union[str, Path, MeasuredDevice], archs: Optional[Architectures] = None,
             latency_ms: Optional[Sequence[float]] = None) -> "LatencyPredictor":

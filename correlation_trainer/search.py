@@ -232,10 +232,11 @@ def run_trial(args, space, task, target: Target, accuracy: np.ndarray, candidate
                                  data_dir=args.data_dir, pretrained_dir=pretrained, **predictor_settings(args))
     covered = None if target.truth is None or np.isfinite(target.truth).all() else np.flatnonzero(np.isfinite(target.truth))
     samples = predictor.choose_samples(args.k, pool=covered)
+    samples = np.concatenate((samples, np.setdiff1d(predictor.reference_archs(), samples)))  # spent as well
     measured = Measurements()
     missing = [int(i) for i in samples if not np.isfinite(target.known(i))]
     if missing and target.truth is None and target.measurable is None:
-        raise NasflatError(f"{target.device_file.path} lacks {len(missing)} of the {args.k} samples (e.g. "
+        raise NasflatError(f"{target.device_file.path} lacks {len(missing)} of the {len(samples)} architectures it needs (e.g. "
                            f"{missing[0]}); measure them with: python -m nas_embedding_suite measure --space "
                            f"{space.name} --device-name {target.name} --sampling_metric "
                            f"{predictor.sampling_metric} --k {args.k} --seed {args.seed + trial} "

@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from correlation_trainer.api import LatencyPredictor
 from correlation_trainer.latency_search import (Measurements, best_within, measurement_step, pareto_front,
                                                 revise_with_every_measurement, search_budget)
 from correlation_trainer.search import main as search_main
@@ -113,6 +114,20 @@ def test_picks_are_deterministic_under_a_seed(tmp_path, capsys):
     assert record["predictor"].tolist() == ["roofline"] and record["provenance"].tolist() == ["joblist_records"]
     assert record["code_commit"].iloc[0] == first["code_commit"].iloc[0]
     assert record["violations"].iloc[0] == "0% (0)" and record["cases x trials"].iloc[0] == "3 x 2"
+
+
+def test_help_measures_its_reference_archs_as_spent(tmp_path, nb201):
+    """HELP needs its 10 reference architectures measured on the target: the search looks them up
+    like the k samples and counts them as spent."""
+    assert search_main(HELP_CASE + ["--predictor", "help", "--meta_episodes", "20", "--k", "10", "--num_trials", "1",
+                                    "--out_dir", str(tmp_path)]) == 0
+    picks = pd.read_csv(tmp_path / "search_help" / "search_picks.csv")
+    predictor = LatencyPredictor("help", task="ND", seed=0)
+    references = predictor.reference_archs()
+    assert len(references) == 10 and np.array_equal(references, nb201.help_reference_archs)
+    spent = np.union1d(predictor.choose_samples(10), references)
+    assert (picks["measurements_used"] == len(spent)).all()
+    assert picks["pick_index"].notna().all()
 
 
 def test_own_device_file_measured_elsewhere_searches_without_verification(tmp_path, capsys):

@@ -6,9 +6,9 @@
 - ``roofline``, ``roofline_prior``: linear regression of latency on cost totals;
 - ``nasflat_plus``: NASFLAT with cost features and a roofline residual base.
 """
-from .base import PREDICTORS, Adaptation, FewShotPredictor, list_predictors, seeded_generator
+from .base import PREDICTORS, Adaptation, FewShotPredictor, list_predictors, predictor_class, seeded_generator
 from . import help, multipredict, nasflat, nasflat_plus, references, roofline  # noqa: F401  (register the predictors)
 from .nasflat import build_nasflat_model
 
 __all__ = ["PREDICTORS", "Adaptation", "FewShotPredictor", "build_nasflat_model", "list_predictors",
-           "seeded_generator"]
+           "predictor_class", "seeded_generator"]

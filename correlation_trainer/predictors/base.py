@@ -164,10 +164,15 @@ class FewShotPredictor:
         """The method's own fixed hyperparameters (beyond ExperimentConfig), for the result rows."""
         return {}
 
-    def known_archs(self) -> np.ndarray:
-        """Architectures the method needs measured on every target beyond the k samples (HELP's
-        reference architectures); the honest evaluation leaves them out too."""
+    @classmethod
+    def reference_archs(cls, space) -> np.ndarray:
+        """Architectures of ``space`` (a loaded SearchSpace) the method needs measured on every
+        target beyond the k samples (HELP's reference architectures); none for most methods."""
         return np.zeros(0, dtype=np.int64)
+
+    def known_archs(self) -> np.ndarray:
+        """This run's :meth:`reference_archs`; the honest evaluation leaves them out too."""
+        return self.reference_archs(self.data.space)
 
     def pretrain_epochs(self) -> int:
         """Progress-bar steps :meth:`pretrain` reports (0 when it does not report)."""

@@ -106,7 +106,7 @@ class HelpPredictor(FewShotPredictor):
 
     def __init__(self, config, data, torch_device):
         super().__init__(config, data, torch_device)
-        self.references = np.asarray(data.space.help_reference_archs)
+        self.references = self.reference_archs(data.space)
         self.encoder = data.space.baseline_encoder
         self.inputs = self._architecture_inputs()
         values = data.table.values
@@ -144,8 +144,9 @@ class HelpPredictor(FewShotPredictor):
                 "meta_lr": META_LR, "devices_per_episode": DEVICES_PER_EPISODE, "support": SUPPORT,
                 "query": QUERY, "kl_weight": KL_WEIGHT, "adapt_samples": ADAPT_SAMPLES}
 
-    def known_archs(self) -> np.ndarray:
-        return self.references
+    @classmethod
+    def reference_archs(cls, space) -> np.ndarray:
+        return np.asarray(space.help_reference_archs)
 
     def build_learner(self) -> MetaLearner:
         """A freshly initialised meta-learner (seed torch before calling)."""
