@@ -232,7 +232,8 @@ def run_trial(args, space, task, target: Target, accuracy: np.ndarray, candidate
                                  data_dir=args.data_dir, pretrained_dir=pretrained, **predictor_settings(args))
     covered = None if target.truth is None or np.isfinite(target.truth).all() else np.flatnonzero(np.isfinite(target.truth))
     samples = predictor.choose_samples(args.k, pool=covered)
-    samples = np.concatenate((samples, np.setdiff1d(predictor.reference_archs(), samples)))  # spent as well
+    references = np.setdiff1d(predictor.reference_archs(), samples)
+    samples = np.concatenate((samples, references))  # spent as well
     measured = Measurements()
     missing = [int(i) for i in samples if not np.isfinite(target.known(i))]
     if missing and target.truth is None and target.measurable is None:
@@ -240,9 +241,11 @@ def run_trial(args, space, task, target: Target, accuracy: np.ndarray, candidate
                            f"{missing[0]}); measure them with: python -m nas_embedding_suite measure --space "
                            f"{space.name} --device-name {target.name} --sampling_metric "
                            f"{predictor.sampling_metric} --k {args.k} --seed {args.seed + trial} "
-                           f"--out {target.device_file.path}")
+                           f"--out {target.device_file.path}"
+                           + (f" and --indices {' '.join(map(str, references))} (the predictor's reference "
+                              "architectures)" if len(references) else ""))
     if missing and target.truth is not None:
-        raise NasflatError(f"{target.name} has no published latency for sample {missing[0]}")
+        raise NasflatError(f"{target.name} has no published latency for architecture {missing[0]}")
     measured.add(samples, [target.measure(i) for i in samples])
 
     fitted = {}

@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from correlation_trainer.predictors.base import display_name, table_rank
+from nas_embedding_suite.devices import list_devices
 from nas_embedding_suite.errors import ArgumentParser, NasflatError, run_reporting_errors
 from nas_embedding_suite.output_files import atomic_write_bytes, atomic_write_text
 
@@ -63,7 +64,8 @@ def _methods(frame: pd.DataFrame) -> List[str]:
 
 SETTING_COLUMNS = ["predictor", "setting", "cases x trials", "violations", "mean regret (points)",
                    "oracle exact (trial-cases)", "cases with the oracle in >= 3 of 5 trials", "measurements per trial"]
-WIDER_COLUMNS = ["predictor", "devices", "cases x trials", "violation rate", "mean regret (points)", "oracle exact"]
+WIDER_COLUMNS = ["predictor", "devices", "cases x trials", "violation rate", "mean regret (points)", "oracle exact",
+                 "mean regret, HELP tables", "mean regret, LatBench tables"]
 
 
 def _versions(rows: pd.DataFrame) -> dict:
@@ -95,12 +97,15 @@ def wider_rows(frame: pd.DataFrame) -> pd.DataFrame:
     """The wider test per predictor: devices, cases, violation rate and mean regret (the cells, with
     the code versions of the rows behind them)."""
     part = frame[frame["study"] == "wider"]
+    origin = {device.name: device.source for device in list_devices("nb201")}
     out = []
     for method in _methods(part):
         rows = part[part["predictor"] == method]
+        by_source = rows.groupby(rows["target"].map(origin))["regret"].mean()
         cells = [display_name(method), str(rows["target"].nunique()),
                  f"{rows.groupby(['target', 'objective', 'budget_ms']).ngroups} x {rows['trial'].nunique()}",
                  f"{rows['violates'].mean():.1%}", f"{rows['regret'].mean():.3f}", f"{rows['exact'].mean():.0%}"]
+        cells += [f"{by_source[source]:.3f}" if source in by_source else "" for source in ("HELP", "LatBench")]
         out.append({**dict(zip(WIDER_COLUMNS, cells)), **_versions(rows)})
     return pd.DataFrame(out, columns=WIDER_COLUMNS + ["code_commit", "code_fingerprint"])
 
