@@ -121,12 +121,13 @@ def setting_table(frame: pd.DataFrame) -> str:
     return _markdown(setting_rows(frame), SETTING_COLUMNS)
 
 
-def picks_table(frame: pd.DataFrame, study: str, methods: Sequence[str]) -> str:
-    """Per device and budget: the oracle, HELP's and BRP-NAS's published picks, and each method's
-    mean accuracy and violation count over the trials."""
+def picks_rows(frame: pd.DataFrame, study: str, methods: Sequence[str]) -> pd.DataFrame:
+    """Per device and budget: the oracle, HELP's published pick (marked when over its budget) and
+    each method's mean accuracy and violation count over the trials (the cells, with the code
+    versions of the rows behind each line)."""
     part = frame[frame["study"] == study]
     header = ["device", "budget", "oracle (ms, %)", "HELP (ms, %)"] + [display_name(m) for m in methods]
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    out = []
     for device, picks in HELP_PICKS.items():
         for budget, help_ms, help_acc in picks:
             rows = part[(part["target"] == device) & (part["budget_ms"] == budget)]
@@ -144,8 +145,14 @@ def picks_table(frame: pd.DataFrame, study: str, methods: Sequence[str]) -> str:
                     continue
                 over = int(mine["violates"].sum())
                 cells.append(f"{mine['accuracy'].mean():.2f}" + (f" ({over} over)" if over else ""))
-            lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+            out.append({**dict(zip(header, cells)), **_versions(rows)})
+    return pd.DataFrame(out, columns=header + ["code_commit", "code_fingerprint"])
+
+
+def picks_table(frame: pd.DataFrame, study: str, methods: Sequence[str]) -> str:
+    """:func:`picks_rows` as Markdown."""
+    table = picks_rows(frame, study, methods)
+    return _markdown(table, [c for c in table.columns if c not in ("code_commit", "code_fingerprint")])
 
 
 def wider_table(frame: pd.DataFrame) -> str:
@@ -154,10 +161,13 @@ def wider_table(frame: pd.DataFrame) -> str:
 
 
 def write_records(frame: pd.DataFrame, folder: Path) -> List[Path]:
-    """The setting and wider tables as records (``search_help_setting.csv``, ``search_wider.csv``):
-    their cells, with the provenance and code versions of the pick rows behind each."""
+    """The setting, wider and picks tables as records (``search_help_setting.csv``,
+    ``search_wider.csv``, ``search_picks_k20_verify5.csv``, ``search_picks_k10.csv``): their cells, with the provenance and code versions of the pick rows behind each."""
     written = []
-    for name, table in (("search_help_setting.csv", setting_rows(frame)), ("search_wider.csv", wider_rows(frame))):
+    tables = [("search_help_setting.csv", setting_rows(frame)), ("search_wider.csv", wider_rows(frame))]
+    tables += [(f"search_picks_{study[len('help_setting_'):]}.csv",
+                picks_rows(frame, study, _methods(frame[frame["study"] == study]))) for study in HELP_STUDIES]
+    for name, table in tables:
         if table.empty:
             continue
         table.insert(len(table.columns) - 2, "provenance", "joblist_records")

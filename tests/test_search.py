@@ -114,6 +114,9 @@ def test_picks_are_deterministic_under_a_seed(tmp_path, capsys):
     assert record["predictor"].tolist() == ["roofline"] and record["provenance"].tolist() == ["joblist_records"]
     assert record["code_commit"].iloc[0] == first["code_commit"].iloc[0]
     assert record["violations"].iloc[0] == "0% (0)" and record["cases x trials"].iloc[0] == "3 x 2"
+    picks = pd.read_csv(tmp_path / "records" / "search_picks_k20_verify5.csv")
+    assert picks["device"].tolist() == ["eyeriss"] * 3 and picks["budget"].tolist() == [5, 7, 9]
+    assert picks["roofline"].astype(float).tolist() == [round(a, 2) for a in first.groupby("budget_ms")["accuracy"].mean()]
 
 
 def test_help_measures_its_reference_archs_as_spent(tmp_path, nb201):
