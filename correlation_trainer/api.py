@@ -126,6 +126,10 @@ class LatencyPredictor:
         k = len(measured.indices)
         if k < 2:
             raise NasflatError("fit needs at least 2 measured architectures")
+        missing = np.setdiff1d(self.reference_archs(), measured.indices)  # checked before any building
+        if len(missing):
+            raise NasflatError(f"--predictor {self.predictor_name} also needs the latencies of its {len(missing)} "
+                               f"reference architectures on the device (e.g. {missing[0]}); measure them too")
         config = build_config(self.predictor_name, self.space.name, self.task.index, seed=self.seed,
                               **{**self.settings, "transfer_sample_sizes": (k,)})
         data = TaskData.build(self.task, self.space, encoding_of(config.representation), config.graph_mode)
@@ -134,10 +138,6 @@ class LatencyPredictor:
         store = PretrainedStore(Path(self.pretrained_dir)) if self.pretrained_dir else None
         experiment = Experiment(config, data, show_progress=False, transfer_samples={(target, k): measured.indices},
                                 pretrained_store=store, check_budget=False)
-        missing = np.setdiff1d(experiment.predictor.known_archs(), measured.indices)
-        if len(missing):
-            raise NasflatError(f"--predictor {self.predictor_name} also needs the latencies of its {len(missing)} "
-                               f"reference architectures on the device (e.g. {missing[0]}); measure them too")
         every_arch = np.arange(self.space.num_archs)
         source_size = config.sample_sizes[0]
         scores = []

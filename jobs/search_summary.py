@@ -162,7 +162,8 @@ def wider_table(frame: pd.DataFrame) -> str:
 
 def write_records(frame: pd.DataFrame, folder: Path) -> List[Path]:
     """The setting, wider and picks tables as records (``search_help_setting.csv``,
-    ``search_wider.csv``, ``search_picks_k20_verify5.csv``, ``search_picks_k10.csv``): their cells, with the provenance and code versions of the pick rows behind each."""
+    ``search_wider.csv``, ``search_picks_k20_verify5.csv``, ``search_picks_k10.csv``): their
+    cells, with the provenance and code versions of the pick rows behind each."""
     written = []
     tables = [("search_help_setting.csv", setting_rows(frame)), ("search_wider.csv", wider_rows(frame))]
     tables += [(f"search_picks_{study[len('help_setting_'):]}.csv",

@@ -66,6 +66,10 @@ def test_bad_calls_are_one_line_errors(tmp_path):
         predictor.fit("pixel2", archs=[5, 7, 5])
     with pytest.raises(NasflatError, match="latencies"):
         predictor.fit("mine", archs=[1, 2], latency_ms=[1.0])
+    helper = LatencyPredictor("help")
+    missing = np.setdiff1d(helper.reference_archs(), [1, 2, 3])
+    with pytest.raises(NasflatError, match=f"its {len(missing)} reference architectures .*e.g. {missing[0]}"):
+        helper.fit("mine", archs=[1, 2, 3], latency_ms=[1.0, 2.0, 3.0])
     with pytest.raises(NasflatError, match="no saved latency predictor"):
         LatencyPredictor.load(tmp_path)
     assert os.listdir(tmp_path) == []
